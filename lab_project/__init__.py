@@ -1,0 +1,1 @@
+"""The lab's Django project: one Django app per chapter family, named for it."""

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class BridgesConfig(AppConfig):
+    name = "lab_project.bridges"
+    label = "lab_bridges"

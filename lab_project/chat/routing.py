@@ -1,0 +1,3 @@
+"""WebSocket URL patterns (filled in by the chat chapter)."""
+
+websocket_urlpatterns: list = []

@@ -1,0 +1,142 @@
+"""Every environment variable the lab reads, read in one place.
+
+Safe local defaults: a SQLite file in the lab's data folder, the in-memory channel layer and
+the local-memory cache. Redis is used only when ``REDIS_URL`` is set *and* answers a PING,
+so a newcomer without Docker still gets a working lab (and a one-line notice saying how to
+get Redis).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _flag(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{name}={raw!r} is not a boolean: use 1/0, true/false, yes/no or on/off.")
+
+
+def data_dir() -> Path:
+    """Folder for the lab's SQLite file and generated secret (``LAB_DATA_DIR``)."""
+    path = Path(os.environ.get("LAB_DATA_DIR") or PROJECT_ROOT / ".lab-data").expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def secret_key(folder: Path) -> str:
+    """``DJANGO_SECRET_KEY``, or a key generated once per install into the data folder.
+
+    Generated rather than committed: a key in the repository would be a key anybody can read.
+    """
+    from_env = os.environ.get("DJANGO_SECRET_KEY")
+    if from_env:
+        return from_env
+    key_file = folder / "secret_key"
+    try:
+        return key_file.read_text().strip()
+    except FileNotFoundError:
+        key = secrets.token_urlsafe(50)
+        # O_EXCL: two processes starting at once must not write two different keys.
+        try:
+            fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return key_file.read_text().strip()
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key)
+        return key
+
+
+def redis_answers(url: str, timeout: float = 0.5) -> bool:
+    """True when a Redis server at ``url`` answers PING within ``timeout`` seconds.
+
+    A raw socket rather than redis-py: settings are imported in many processes and this must
+    stay cheap and never hang.
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in {"redis", "rediss"}:
+        raise ValueError(f"REDIS_URL={url!r} must start with redis:// or rediss://")
+    if parts.scheme == "rediss":
+        return True  # TLS needs a real client; trust the user's URL.
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 6379), timeout=timeout) as sock:
+            sock.settimeout(timeout)
+            if parts.password:
+                user = parts.username or "default"
+                sock.sendall(f"AUTH {user} {parts.password}\r\n".encode())
+                if not sock.recv(64).startswith(b"+OK"):
+                    return False
+            sock.sendall(b"PING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def redact(url: str) -> str:
+    """The URL with any password replaced, safe to print in a notebook output."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return parts._replace(netloc=netloc).geturl()
+
+
+@dataclass(frozen=True)
+class LabConfig:
+    data_dir: Path
+    database_url: str
+    redis_url: str | None
+    redis_requested: str | None
+    debug: bool
+    allowed_hosts: list[str] = field(default_factory=list)
+    anonymous_chat: bool = True
+    redis_prefix: str = "lab"
+
+    @property
+    def uses_redis(self) -> bool:
+        return self.redis_url is not None
+
+    @property
+    def notice(self) -> str | None:
+        """One line for the user when an embedded fallback replaced Redis, else None."""
+        if self.uses_redis:
+            return None
+        if self.redis_requested:
+            why = f"Redis at {redact(self.redis_requested)} did not answer"
+        else:
+            why = "REDIS_URL is not set"
+        return (
+            f"lab: {why}; using the in-memory channel layer and the local-memory cache. "
+            "For Redis: `docker compose up -d` and `export REDIS_URL=redis://127.0.0.1:6379/0`."
+        )
+
+
+def load() -> LabConfig:
+    folder = data_dir()
+    requested = os.environ.get("REDIS_URL") or None
+    reachable = requested if requested and redis_answers(requested) else None
+    hosts = os.environ.get("LAB_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+    return LabConfig(
+        data_dir=folder,
+        database_url=os.environ.get("DATABASE_URL") or f"sqlite:///{folder / 'lab.sqlite3'}",
+        redis_url=reachable,
+        redis_requested=requested,
+        debug=_flag("LAB_DEBUG", True),
+        allowed_hosts=[h.strip() for h in hosts.split(",") if h.strip()],
+        anonymous_chat=_flag("LAB_CHAT_ALLOW_ANONYMOUS", True),
+        # Keys and channel names carry this prefix, so parallel runs on one Redis stay apart.
+        redis_prefix=os.environ.get("LAB_REDIS_PREFIX", "lab"),
+    )

@@ -1,0 +1,131 @@
+"""Django settings for lab_project. Environment variables are read in ``config.py`` only."""
+
+import logging
+
+import dj_database_url
+
+from lab_project import config
+
+LAB = config.load()
+
+BASE_DIR = config.PROJECT_ROOT
+SECRET_KEY = config.secret_key(LAB.data_dir)
+DEBUG = LAB.debug
+ALLOWED_HOSTS = LAB.allowed_hosts
+# Loopback origins only: the lab's pages and cells talk to their own server.
+CSRF_TRUSTED_ORIGINS = [f"http://{h}" for h in ALLOWED_HOSTS if h != "*"]
+
+# One app per chapter family; the app, its notebook and its tests share one name.
+LAB_APPS = [
+    "lab_project.start_here",
+    "lab_project.async_views",
+    "lab_project.async_orm",
+    "lab_project.bridges",
+    "lab_project.slow_upstream",
+    "lab_project.http_clients",
+    "lab_project.streaming_sse",
+    "lab_project.middleware",
+    "lab_project.signals",
+    "lab_project.cache",
+    "lab_project.chat",
+    "lab_project.when_async_helps",
+    "lab_project.common_mistakes",
+    "lab_project.where_the_time_goes",
+]
+
+INSTALLED_APPS = [
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "channels",
+    *LAB_APPS,
+]
+
+# Django's bundled middleware is sync- and async-capable, so this stack adds no adaptation:
+# chapter 6 switches a sync-only middleware in to show what that costs.
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+]
+
+ROOT_URLCONF = "lab_project.urls"
+ASGI_APPLICATION = "lab_project.asgi.application"
+WSGI_APPLICATION = "lab_project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": dj_database_url.parse(LAB.database_url, conn_max_age=0)}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Concurrent async requests write from several threads at once. WAL lets readers and a
+    # writer coexist; IMMEDIATE transactions take the write lock up front so they wait for
+    # it (busy timeout) instead of failing with "database is locked" on a lock upgrade.
+    DATABASES["default"]["OPTIONS"] = {
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=20000;",
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+    }
+    # A file, never ":memory:": an in-memory database is private to the thread that made it,
+    # and the in-kernel server's views run on other threads.
+    DATABASES["default"]["TEST"] = {"NAME": str(LAB.data_dir / "test.sqlite3")}
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+if LAB.uses_redis:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [LAB.redis_url], "prefix": LAB.redis_prefix},
+        }
+    }
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": LAB.redis_url,
+            "KEY_PREFIX": LAB.redis_prefix,
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+STATIC_URL = "static/"
+
+# Quiet by default so notebook outputs stay stable; chapter 6 raises django.request to DEBUG
+# on purpose to read Django's middleware-adaptation messages.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(message)s"}},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "lab": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "django.request": {"handlers": ["stderr"], "level": "ERROR", "propagate": False},
+    },
+}
+
+if LAB.notice:
+    logging.getLogger("lab").warning(LAB.notice)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class WhenAsyncHelpsConfig(AppConfig):
+    name = "lab_project.when_async_helps"
+    label = "lab_when_async_helps"
