@@ -121,3 +121,17 @@ def test_status_names_what_is_live():
     assert status.database.startswith("sqlite3: ")
     assert status.channel_layer.endswith(("InMemoryChannelLayer", "RedisChannelLayer"))
     assert "<table>" in status._repr_html_()
+
+
+async def test_a_separate_server_process_serves_the_same_project(lab_server):
+    async with await lab.start_process() as other:
+        assert other.pid is not None
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(other.url + "hello/")).json()["view"] == "function"
+    assert not other.is_running
+    assert port_is_free(other.port)
+
+
+async def test_a_server_process_that_cannot_start_says_why():
+    with pytest.raises(lab.LabServerError, match="exited with code.*no_such_module"):
+        await lab.start_process(app="no_such_module:app", timeout=20)
