@@ -133,5 +133,5 @@ async def test_a_separate_server_process_serves_the_same_project(lab_server):
 
 
 async def test_a_server_process_that_cannot_start_says_why():
-    with pytest.raises(lab.LabServerError, match="exited with code.*no_such_module"):
+    with pytest.raises(lab.LabServerError, match="(?s)exited with code.*no_such_module"):
         await lab.start_process(app="no_such_module:app", timeout=20)
