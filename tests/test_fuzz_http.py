@@ -61,9 +61,13 @@ def test_the_resolver_walk_finds_the_endpoints():
 
 
 def message_of(response) -> str:
+    if response.streaming:
+        return "stream"
+    if not response.content:  # HEAD, 204, ...
+        return ""
     if response.get("Content-Type", "").startswith("application/json"):
         return str(response.json())
-    return response.content.decode(errors="replace") if not response.streaming else "stream"
+    return response.content.decode(errors="replace")
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -76,7 +80,7 @@ async def test_no_input_makes_an_endpoint_fail(path, method, params, payload, ct
     async with asyncio.timeout(15):
         response = await client.generic(method, path, data=payload, content_type=ctype, QUERY_STRING=httpx.QueryParams(params).__str__())
     assert response.status_code < 500, (method, path, params, message_of(response)[:300])
-    if 400 <= response.status_code < 500 and response.status_code not in (403, 404, 405):
+    if 400 <= response.status_code < 500 and response.status_code not in (403, 404, 405) and method != "HEAD":
         assert message_of(response).strip(), f"{method} {path} answered {response.status_code} without a message"
 
 

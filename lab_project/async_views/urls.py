@@ -1,4 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from lab_project.async_views import views
 
 app_name = "async_views"
-urlpatterns: list = []
+urlpatterns = [
+    path("pause/", views.pause, name="pause"),
+    path("sum/", views.Sum.as_view(), name="sum"),
+]
