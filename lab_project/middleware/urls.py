@@ -1,4 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from lab_project.middleware import views
 
 app_name = "middleware"
-urlpatterns: list = []
+urlpatterns = [
+    path("ping/", views.ping, name="ping"),
+    path("trace/", views.trace, name="trace"),
+]

@@ -1,4 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from lab_project.slow_upstream import views
 
 app_name = "slow_upstream"
-urlpatterns: list = []
+urlpatterns = [
+    path("data/", views.data, name="data"),
+]
