@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 
+from helpers._chat import ChatSession, chat
 from helpers._errors import LabServerError
 from helpers._server import DEFAULT_APP, bind_socket
 
@@ -77,6 +78,7 @@ class ProcessServer:
             "--workers", str(self.workers),
             "--log-level", "warning", "--no-access-log",
             "--timeout-graceful-shutdown", "3",
+            "--reset-contextvars",  # see LabServer: keeps one context (and thread) per request
             *self.extra_args,
         ]  # fmt: skip
 
@@ -129,6 +131,10 @@ class ProcessServer:
         except subprocess.TimeoutExpired:
             process.kill()
             await asyncio.to_thread(process.wait)
+
+    def chat(self, room: str, user: str | None = None, **options) -> ChatSession:
+        """A chat session in ``room`` on this process: ``async with process.chat("lobby", user="bob")``."""
+        return chat(self, room, user, **options)
 
     async def __aenter__(self) -> ProcessServer:
         return await self.start()

@@ -105,6 +105,11 @@ class LabServer:
             log_config=None,  # keep the kernel's logging configuration as the user left it
             access_log=False,
             timeout_graceful_shutdown=stop_timeout,
+            # Each request starts from an empty context. Without it, a request that paused
+            # reading (a body over 64 KiB) leaks its context into later requests on the same
+            # connection (CPython issue 140947), and with it Django's per-request
+            # ThreadSensitiveContext: those requests would then share one thread.
+            reset_contextvars=True,
         )
         self._server: _KernelFriendlyServer | None = None
         self._task: asyncio.Task | None = None
