@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import errno
 import importlib
+import logging
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -32,6 +33,21 @@ from helpers._django import prepare_database, setup_django
 from helpers._errors import LabServerError, PortInUseError
 
 DEFAULT_APP = "lab_project.asgi:application"
+
+
+class _DropCancelledRequestTracebacks(logging.Filter):
+    """Hide uvicorn's "Exception in ASGI application" traceback for a cancelled request.
+
+    When a bounded stop cancels open streams, uvicorn logs each cancellation as if the app had
+    crashed. The stop already says how many requests it cancelled; the tracebacks only alarm.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not (isinstance(exc, asyncio.CancelledError) and record.getMessage().startswith("Exception in ASGI"))
+
+
+logging.getLogger("uvicorn.error").addFilter(_DropCancelledRequestTracebacks())
 
 
 class _KernelFriendlyServer(uvicorn.Server):
