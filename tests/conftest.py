@@ -36,6 +36,11 @@ REDIS_URL = os.environ["REDIS_URL"]
 REDIS_REQUIRED = os.environ.get("LAB_REQUIRE_REDIS", "").lower() in {"1", "true", "yes"}
 REDIS_UP = redis_answers(REDIS_URL)
 
+# Browser tests (marked ``browser``) drive Debian's Chromium; the same rule as for Redis, with
+# LAB_REQUIRE_BROWSER=1 (set by CI) turning "no browser, skipped" into a failure.
+CHROMIUM = Path("/usr/bin/chromium")
+BROWSER_REQUIRED = os.environ.get("LAB_REQUIRE_BROWSER", "").lower() in {"1", "true", "yes"}
+
 prepare_database_sync(fresh=True)
 # What Django's own test runner does first: allow the test client's 'testserver' host, etc.
 setup_test_environment()
@@ -49,7 +54,19 @@ def _no_redis_reason() -> str:
     return f"no Redis answers at {REDIS_URL} (start one with `docker compose up -d`)"
 
 
+def _require_browser(items: list[pytest.Item]) -> None:
+    needs_browser = [item for item in items if item.get_closest_marker("browser")]
+    if not needs_browser or CHROMIUM.exists():
+        return
+    reason = f"no Chromium at {CHROMIUM} (install Debian's `chromium` package)"
+    if BROWSER_REQUIRED:
+        raise pytest.UsageError(f"LAB_REQUIRE_BROWSER=1 but {reason}: browser tests must run, not skip.")
+    for item in needs_browser:
+        item.add_marker(pytest.mark.skip(reason=reason))
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    _require_browser(items)
     needs_redis = [item for item in items if item.get_closest_marker("redis") or _notebook_needs_redis(item)]
     if not needs_redis or REDIS_UP:
         return

@@ -1,4 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from lab_project.chat import views
 
 app_name = "chat"
-urlpatterns: list = []
+urlpatterns = [
+    path("<str:room>/", views.room_page, name="room"),
+]
