@@ -110,3 +110,10 @@ async def http(lab_server):
 
     async with httpx.AsyncClient(base_url=lab_server.url, timeout=10) as client:
         yield client
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # The run's data folders (SQLite files, generated secret) are throw-away by design.
+    import shutil
+
+    shutil.rmtree(_RUN_ROOT, ignore_errors=True)
