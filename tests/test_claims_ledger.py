@@ -35,3 +35,16 @@ def test_claim_has_a_verdict_evidence_and_an_asserting_cell(claim):
         if "assert " in s or "raises-exception" in c["metadata"].get("tags", [])
     ]
     assert asserting, f"{claim['id']}: the tagged cells assert nothing"
+
+
+@pytest.mark.parametrize("claim", CLAIMS, ids=[c["id"] for c in CLAIMS])
+def test_claim_is_filed_under_its_chapters_notebook(claim):
+    assert claim["notebook"].startswith(f"{claim['chapter']:02d}_"), claim
+
+
+def test_the_notebooks_ledger_loader_reads_the_same_claims():
+    import helpers as lab
+
+    ledger = lab.load_claims()
+    assert [c.id for c in ledger.claims] == [c["id"] for c in CLAIMS]
+    assert ledger.verdicts == LEDGER["verdicts"]
