@@ -13,7 +13,7 @@ import re
 import httpx
 import pytest
 from django.test import AsyncClient
-from django.urls import URLPattern, URLResolver, get_resolver
+from django.urls import URLPattern, URLResolver, get_resolver, resolve
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -55,6 +55,16 @@ content_type = st.sampled_from(
 )
 
 
+# 502/504 from the chapter-4 gateway views and 503 from the cache views when Redis is down are
+# answers, not crashes; a 500 never is.
+DELIBERATE_GATEWAY_ERRORS = {502, 503, 504}
+
+
+def deliberate_mistake(path: str) -> type[Exception] | None:
+    """The exception a chapter-11 view raises on purpose (its lesson), if it is one of those."""
+    return getattr(resolve(path).func, "deliberate_mistake", None)
+
+
 def test_the_resolver_walk_finds_the_endpoints():
     assert "/hello/" in PATHS
     assert "/health/" in PATHS
@@ -77,9 +87,20 @@ async def test_no_input_makes_an_endpoint_fail(path, method, params, payload, ct
     # Django's test client raises the view's exception instead of rendering a 500, so a crash
     # shows here with its traceback. It skips CSRF checks, so bodies reach the views.
     client = AsyncClient(raise_request_exception=True)
+    mistake = deliberate_mistake(path)
     async with asyncio.timeout(15):
-        response = await client.generic(method, path, data=payload, content_type=ctype, QUERY_STRING=httpx.QueryParams(params).__str__())
-    assert response.status_code < 500, (method, path, params, message_of(response)[:300])
+        try:
+            response = await client.generic(method, path, data=payload, content_type=ctype, QUERY_STRING=str(httpx.QueryParams(params)))
+        except Exception as error:
+            if mistake and isinstance(error, mistake):
+                return  # the lesson of that view, not a crash
+            raise
+    if response.status_code in DELIBERATE_GATEWAY_ERRORS:
+        # A gateway view whose upstream is unreachable (the test client's "testserver" has no
+        # port to call back) says so on purpose: allowed, as long as it explains itself.
+        assert "error" in response.json(), (method, path, message_of(response)[:300])
+    else:
+        assert response.status_code < 500, (method, path, params, message_of(response)[:300])
     if 400 <= response.status_code < 500 and response.status_code not in (403, 404, 405) and method != "HEAD":
         assert message_of(response).strip(), f"{method} {path} answered {response.status_code} without a message"
 
@@ -98,6 +119,8 @@ async def test_odd_headers_never_crash_the_real_server(lab_server, headers):
     async with httpx.AsyncClient(base_url=lab_server.url, timeout=10) as client:
         for path in PATHS:
             async with client.stream("GET", path.lstrip("/"), headers=headers) as response:
+                if deliberate_mistake(path) and response.status_code == 500:
+                    continue
                 assert response.status_code < 500, (path, headers, response.status_code)
 
 

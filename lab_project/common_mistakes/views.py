@@ -13,6 +13,7 @@ import weakref
 
 from django.contrib.contenttypes.models import ContentType
 from django.db import connection, transaction
+from django.core.exceptions import SynchronousOnlyOperation
 from django.http import JsonResponse, StreamingHttpResponse
 
 from lab_project.when_async_helps.params import answers_bad_parameters, int_param
@@ -22,6 +23,11 @@ from lab_project.when_async_helps.params import answers_bad_parameters, int_para
 async def orm_sync_call(request):
     """The mistake: ``count()`` runs SQL right here, on the event loop's thread."""
     return JsonResponse({"content_types": ContentType.objects.count()})
+
+
+# This view exists to fail the way real code fails (a 500 from SynchronousOnlyOperation); the
+# fuzz tests read the marker and expect exactly that exception from it, and nothing else.
+orm_sync_call.deliberate_mistake = SynchronousOnlyOperation
 
 
 async def orm_a_method(request):
