@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from helpers import _when_async_helps as helps
+from helpers import where_the_time_goes_bench
 
 
 @dataclass(frozen=True)
@@ -194,6 +195,7 @@ STEPS: dict[str, Callable[[BenchContext], Awaitable[dict]]] = {
     "token_streaming": step_token_streaming,
     "no_help": step_no_help,
     "mistakes": step_mistakes,
+    "where_the_time_goes": where_the_time_goes_bench.bench_step,  # chapter 13: stock vs fast handler
 }
 
 
