@@ -393,10 +393,14 @@ def test_a_forked_child_starts_with_an_empty_pool():
 # -- the entry point and the chapter's views ---------------------------------------------------------
 def test_fast_entry_point_changes_only_the_http_branch():
     from lab_project import asgi, fast_asgi
+    from lab_project.where_the_time_goes.fast_handler import default_pool
 
     stock, fast = asgi.application.application_mapping, fast_asgi.application.application_mapping
     assert isinstance(fast["http"], FastASGIHandler) and type(stock["http"]) is ASGIHandler
-    assert fast["websocket"] is stock["websocket"] and fast["lifespan"] is stock["lifespan"]
+    assert fast["websocket"] is stock["websocket"]
+    # Its lifespan adds the pool's clean-up, for its own servers only.
+    assert fast["lifespan"].extra_shutdown == (default_pool().shutdown_idle,)
+    assert stock["lifespan"].extra_shutdown == ()
 
 
 async def test_non_http_scopes_are_refused_as_django_refuses_them(pool):
