@@ -249,6 +249,7 @@ def test_usage_reads_this_process():
 
 # -- the benchmark command ---------------------------------------------------------------------------
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # the whole benchmark, in quick mode, in a child process
 def test_bench_quick_mode_writes_json_and_png(tmp_path):
     out = tmp_path / "report"
     result = subprocess.run(
