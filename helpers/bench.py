@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from helpers import _when_async_helps as helps
-from helpers import where_the_time_goes_bench
+from helpers import chat_fanout_bench, where_the_time_goes_bench
 
 
 @dataclass(frozen=True)
@@ -196,6 +196,7 @@ STEPS: dict[str, Callable[[BenchContext], Awaitable[dict]]] = {
     "no_help": step_no_help,
     "mistakes": step_mistakes,
     "where_the_time_goes": where_the_time_goes_bench.bench_step,  # chapter 13: stock vs fast handler
+    "chat_fanout": chat_fanout_bench.bench_step,  # chapter 13: channel layers vs a raw websockets broadcast
 }
 
 

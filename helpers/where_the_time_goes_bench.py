@@ -234,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
         state = "not measured" if row["value"] is None else ("reached" if row["reached"] else "NOT reached")
         shown = "" if row["value"] is None else f" (measured ≈{row['value']:.2f})"
         print(f"  {state:>12}: {row['target']}{shown}")
-    print("  not measured: chat fan-out vs a raw websockets broadcast (not part of this command)")
+    print("  not measured: chat fan-out vs a raw websockets broadcast (`python -m helpers.chat_fanout_bench`)")
     print(f"\nsaved {args.out / 'where_the_time_goes.json'} and {args.out / 'where_the_time_goes.png'}")
     return 0
 

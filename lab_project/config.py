@@ -85,6 +85,27 @@ def redis_answers(url: str, timeout: float = 0.5) -> bool:
         return False
 
 
+# The channel layer the chat runs on (``LAB_CHANNEL_LAYER``), when Redis answers. Chapter 13's
+# fan-out benchmark (``python -m helpers.chat_fanout_bench``) measures every choice; the default
+# is the one the README recommends. Without Redis the lab always uses "memory".
+CHANNEL_LAYERS = {
+    "core": "channels_redis.core.RedisChannelLayer (msgpack)",
+    "core-json": "channels_redis.core.RedisChannelLayer (serializer_format='json')",
+    "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer (msgpack)",
+    "memory": "channels.layers.InMemoryChannelLayer (one process only)",
+}
+RECOMMENDED_CHANNEL_LAYER = "core"
+
+
+def channel_layer_choice(uses_redis: bool) -> str:
+    raw = (os.environ.get("LAB_CHANNEL_LAYER") or "").strip().lower()
+    if raw and raw not in CHANNEL_LAYERS:
+        raise ValueError(f"LAB_CHANNEL_LAYER={raw!r} is not a channel layer: use one of {', '.join(CHANNEL_LAYERS)}.")
+    if not uses_redis:
+        return "memory"
+    return raw or RECOMMENDED_CHANNEL_LAYER
+
+
 def redact(url: str) -> str:
     """The URL with any password replaced, safe to print in a notebook output."""
     parts = urlsplit(url)
@@ -104,6 +125,7 @@ class LabConfig:
     allowed_hosts: list[str] = field(default_factory=list)
     anonymous_chat: bool = True
     redis_prefix: str = "lab"
+    channel_layer: str = "memory"  # a key of CHANNEL_LAYERS
 
     @property
     def uses_redis(self) -> bool:
@@ -139,4 +161,5 @@ def load() -> LabConfig:
         anonymous_chat=_flag("LAB_CHAT_ALLOW_ANONYMOUS", True),
         # Keys and channel names carry this prefix, so parallel runs on one Redis stay apart.
         redis_prefix=os.environ.get("LAB_REDIS_PREFIX", "lab"),
+        channel_layer=channel_layer_choice(reachable is not None),
     )

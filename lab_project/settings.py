@@ -92,12 +92,45 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 if LAB.uses_redis:
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    # Which layer: LAB_CHANNEL_LAYER (config.CHANNEL_LAYERS; the default is the one chapter 13's
+    # fan-out benchmark recommends).
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [LAB.redis_url], "prefix": LAB.redis_prefix},
+            # Three redis-py 8 behaviours break channels_redis 4.3 (tests/test_faults.py pins them):
+            # * socket_timeout became 5 s, as long as the layer's blocking BZPOPMIN (brpop_timeout
+            #   = 5 s), so an idle consumer's receive loop died with TimeoutError every 5 s
+            #   (django/channels_redis#422). 10 s outlasts it and still bounds a hung Redis.
+            # * an asyncio pool holds at most 100 connections and fails the 101st concurrent
+            #   command at once (MaxConnectionsError); 200 chat clients leaving together did.
+            # * after a Redis restart, each connection left in the pool fails its next command,
+            #   and pooled connections retry nothing by default. One retry on ConnectionError
+            #   reconnects it (none on TimeoutError: a hung Redis would cost twice as long).
+            "CONFIG": {
+                "hosts": [
+                    {
+                        "address": LAB.redis_url,
+                        "socket_timeout": 10,
+                        "max_connections": 1000,
+                        "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
+                    }
+                ],
+                "prefix": LAB.redis_prefix,
+            },
         }
     }
+    if LAB.channel_layer == "core-json":
+        CHANNEL_LAYERS["default"]["CONFIG"]["serializer_format"] = "json"
+    elif LAB.channel_layer == "pubsub":
+        # Same hosts (the pub/sub layer builds its pool from them too); it has no expiry or
+        # capacity options: Redis pub/sub keeps nothing, a message nobody hears is gone.
+        CHANNEL_LAYERS["default"]["BACKEND"] = "channels_redis.pubsub.RedisPubSubChannelLayer"
+    elif LAB.channel_layer == "memory":
+        CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
