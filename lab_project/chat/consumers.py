@@ -20,10 +20,12 @@ from django.contrib.auth import get_user_model
 from django.db import DatabaseError
 
 from lab_project.chat import history
+from lab_project.chat.layer import CLOSE_REASON, LAYER_ERRORS, UNAVAILABLE, describe
 from lab_project.chat.limits import ChatLimits, RateLimiter
 from lab_project.chat.protocol import (
     CLOSE_ANONYMOUS_REFUSED,
     CLOSE_BAD_REQUEST,
+    CLOSE_CHAT_UNAVAILABLE,
     FrameError,
     error_event,
     event,
@@ -43,10 +45,18 @@ class Refused(Exception):
 
 class ChatConsumer(AsyncWebsocketConsumer):
     limits = ChatLimits()
+    accepted = False  # the handshake was answered (a close code can reach the client)
+    closed = False  # this side sent its close frame
 
     async def __call__(self, scope, receive, send) -> None:
         try:
             await super().__call__(scope, receive, send)
+        except LAYER_ERRORS as error:
+            # The layer failed (Redis gone, hung past the socket timeout, or out of pooled
+            # connections): its receive loop or a group call raised out of Channels' dispatch
+            # loop. Say so and close with a code, instead of the bare drop (1006) or handshake
+            # 500 the client would otherwise get. See chat/layer.py.
+            await self.close_unavailable(error)
         finally:
             # A client that vanishes while we send to it ends this consumer with an OSError
             # from send() (the ASGI rule for a closed connection) before any
@@ -89,8 +99,29 @@ class ChatConsumer(AsyncWebsocketConsumer):
         if getattr(self, "room", None) is None:
             return
         self.room = None
-        await self.channel_layer.group_discard(self.group, self.channel_name)
-        await self.broadcast(event("leave", self.user_name, f"{self.user_name} left"))
+        try:
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+            await self.broadcast(event("leave", self.user_name, f"{self.user_name} left"))
+        except LAYER_ERRORS as error:
+            # With the layer failing nobody can be told; the membership went with Redis's data,
+            # or expires after channels_redis's group_expiry.
+            logger.info(
+                "chat: %s left %s but the channel layer failed (%s)", self.user_name, self.group, describe(error)
+            )
+
+    async def close_unavailable(self, error: BaseException) -> None:
+        logger.warning(
+            "chat: the channel layer failed (%s); closing with %s", describe(error), CLOSE_CHAT_UNAVAILABLE
+        )
+        if self.closed:  # refused already: the client has its close code
+            return
+        try:
+            if not self.accepted:
+                await self.accept()
+            await self.send_event(event("error", None, UNAVAILABLE, code="chat_unavailable"))
+            await self.close(code=CLOSE_CHAT_UNAVAILABLE, reason=CLOSE_REASON)
+        except OSError:  # the client is gone too
+            pass
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.room is None:  # refused or already left: nobody to talk to
@@ -125,6 +156,14 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def send_event(self, payload: dict) -> None:
         await self.send(text_data=json.dumps(payload))
+
+    async def accept(self, subprotocol=None, headers=None) -> None:
+        await super().accept(subprotocol, headers)
+        self.accepted = True
+
+    async def close(self, code=None, reason=None) -> None:
+        await super().close(code, reason)
+        self.closed = True
 
     # -- who and where ---------------------------------------------------------------------
     async def refuse(self, code: int, reason: str) -> None:

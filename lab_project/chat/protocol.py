@@ -11,6 +11,7 @@ Server → client, every event has ``type``, ``user`` and ``text``::
     {"type": "join" | "leave", "user": "bob", "text": "..."}        to everyone in the room
     {"type": "message", "user": "alice", "text": "hi", "id": 8}     to everyone in the room
     {"type": "error", "user": null, "text": "...", "code": "..."}   to the sender only
+                                                                    ("chat_unavailable": sent just before a 4503 close)
 
 A bad frame is answered with an ``error`` event and the connection stays open: one client's
 mistake never ends its own session, let alone the room. Problems with the connection itself
@@ -29,6 +30,7 @@ from lab_project.chat.limits import ChatLimits
 CLOSE_BAD_REQUEST = 4400  # bad room name, or a display name that breaks the rule
 CLOSE_ANONYMOUS_REFUSED = 4403  # not logged in, and LAB_CHAT_ALLOW_ANONYMOUS is off
 CLOSE_NO_ROUTE = 4404  # a WebSocket path no consumer serves
+CLOSE_CHAT_UNAVAILABLE = 4503  # the channel layer (Redis) failed; reconnect when /chat/layer/health/ is 200
 # A foreign Origin never gets this far: Channels' origin check refuses the handshake (HTTP 403).
 
 

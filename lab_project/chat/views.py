@@ -4,6 +4,7 @@ from django.http import JsonResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
+from lab_project.chat.layer import layer_health
 from lab_project.chat.rooms import ROOM_RULE, is_valid_room
 
 
@@ -12,3 +13,15 @@ async def room_page(request, room: str):
     if not is_valid_room(room):
         return JsonResponse({"error": f"bad room name: {ROOM_RULE}"}, status=400)
     return render(request, "chat/room.html", {"room": room})
+
+
+@require_safe
+async def channel_layer_health(request):
+    """200 while this process's channel layer works, 503 (with the error) while it does not.
+
+    ``/health/`` says the server is alive; this says whether chat can work (a readiness check).
+    """
+    if request.GET:
+        return JsonResponse({"error": "this endpoint takes no query parameters"}, status=400)
+    report = await layer_health()
+    return JsonResponse(report, status=200 if report["ok"] else 503)
