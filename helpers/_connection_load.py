@@ -19,7 +19,7 @@ import resource
 import ssl
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import httpx
 from httpx_sse import aconnect_sse

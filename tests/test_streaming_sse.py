@@ -248,7 +248,11 @@ async def test_stopping_the_server_ends_an_open_stream_with_its_clean_up():
     server = await LabServer(load_app(), stop_timeout=0.5).start()
     async with lab.read_sse(server.url + "stream/events/?count=200&interval=0.1") as events:
         record = streams.get(int(events.response.headers["X-Stream-Id"]))
-        await anext(aiter(events))
+        # Keep the iterator: dropping it would close the response, and the client leaving (not
+        # the stop) would be what cancelled the stream.
+        received = aiter(events)
+        await anext(received)
+        assert record.state not in {"cancelled", "finished", "closed"}, record.state
         started = time.perf_counter()
         await server.stop()
         assert time.perf_counter() - started < 3.0
