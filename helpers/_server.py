@@ -97,6 +97,23 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def lab_uvicorn_config(app: Any, *, stop_timeout: float, log_level: str) -> uvicorn.Config:
+    """The uvicorn settings of every lab server that runs inside this process."""
+    return uvicorn.Config(
+        app,
+        lifespan="on",
+        log_level=log_level,
+        log_config=None,  # keep the kernel's logging configuration as the user left it
+        access_log=False,
+        timeout_graceful_shutdown=stop_timeout,
+        # Each request starts from an empty context. Without it, a request that paused
+        # reading (a body over 64 KiB) leaks its context into later requests on the same
+        # connection (CPython issue 140947), and with it Django's per-request
+        # ThreadSensitiveContext: those requests would then share one thread.
+        reset_contextvars=True,
+    )
+
+
 class LabServer:
     """One uvicorn server for lab_project, running as a task on the current event loop."""
 
@@ -114,19 +131,7 @@ class LabServer:
         self.host = host
         self._requested_port = port
         self.stop_timeout = stop_timeout
-        self._config = uvicorn.Config(
-            app,
-            lifespan="on",
-            log_level=log_level,
-            log_config=None,  # keep the kernel's logging configuration as the user left it
-            access_log=False,
-            timeout_graceful_shutdown=stop_timeout,
-            # Each request starts from an empty context. Without it, a request that paused
-            # reading (a body over 64 KiB) leaks its context into later requests on the same
-            # connection (CPython issue 140947), and with it Django's per-request
-            # ThreadSensitiveContext: those requests would then share one thread.
-            reset_contextvars=True,
-        )
+        self._config = lab_uvicorn_config(app, stop_timeout=stop_timeout, log_level=log_level)
         self._server: _KernelFriendlyServer | None = None
         self._task: asyncio.Task | None = None
         self._socket: socket.socket | None = None

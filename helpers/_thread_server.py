@@ -17,10 +17,16 @@ import threading
 import time
 from typing import Any
 
-import uvicorn
 
 from helpers._errors import LabServerError
-from helpers._server import DEFAULT_APP, _KernelFriendlyServer, _prepare_database_or_explain, bind_socket, load_app
+from helpers._server import (
+    DEFAULT_APP,
+    _KernelFriendlyServer,
+    _prepare_database_or_explain,
+    bind_socket,
+    lab_uvicorn_config,
+    load_app,
+)
 
 
 class ThreadServer:
@@ -87,15 +93,7 @@ class ThreadServer:
         self._failure = None
         sock = bind_socket(self.host, self._requested_port)
         self.port = sock.getsockname()[1]
-        config = uvicorn.Config(
-            self.app,
-            lifespan="on",
-            log_level=self._log_level,
-            log_config=None,
-            access_log=False,
-            timeout_graceful_shutdown=self.stop_timeout,
-            reset_contextvars=True,  # one context per request, as LabServer does (see there)
-        )
+        config = lab_uvicorn_config(self.app, stop_timeout=self.stop_timeout, log_level=self._log_level)
         self._server = _KernelFriendlyServer(config)
         self._thread = threading.Thread(target=self._run, args=(sock,), name=f"lab-thread-server-{self.port}", daemon=True)
         self._thread.start()
