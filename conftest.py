@@ -28,7 +28,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lab_project.settings")
 from lab_project.config import redis_answers  # noqa: E402
 
 import helpers as lab  # noqa: E402
-from helpers._django import prepare_database_sync  # noqa: E402
+from helpers.server import prepare_database_sync  # noqa: E402
 
 from django.test.utils import setup_test_environment  # noqa: E402
 

@@ -1,9 +1,17 @@
 """Every environment variable the lab reads, read in one place.
 
-Safe local defaults: a SQLite file in the lab's data folder, the in-memory channel layer and
-the local-memory cache. Redis is used only when ``REDIS_URL`` is set *and* answers a PING,
-so a newcomer without Docker still gets a working lab (and a one-line notice saying how to
-get Redis).
+Safe local defaults: a SQLite file in the lab's data folder, and Redis wherever it answers.
+
+Redis, one rule for every process and chapter (``redis_choice``):
+
+* ``REDIS_URL`` unset (or empty): try the address ``docker compose up -d`` gives it,
+  ``redis://127.0.0.1:6379/0``, and use Redis if it answers a PING;
+* ``REDIS_URL=redis://...``: use that Redis if it answers;
+* ``REDIS_URL=off`` (or ``none``, ``no``, ``false``, ``0``): no Redis, on purpose.
+
+Without Redis the lab falls back to the in-memory channel layer and the local-memory cache, so
+a newcomer without Docker still gets a working lab. ``lab.status()`` then says so in one line
+(``LabConfig.notice``); importing the settings prints nothing, so the line appears once.
 """
 
 from __future__ import annotations
@@ -28,6 +36,31 @@ def _flag(name: str, default: bool) -> bool:
     if value in {"0", "false", "no", "off"}:
         return False
     raise ValueError(f"{name}={raw!r} is not a boolean: use 1/0, true/false, yes/no or on/off.")
+
+
+# A lab process that gives itself a database of its own (helpers.server.database) exports it
+# as DATABASE_URL, so the servers and workers it starts use it too, and records here which
+# value it exported and what the user's own choice was (empty: the default SQLite file). A
+# process that inherits them and asks for a fresh database of its own (a notebook kernel
+# started by the test suite) can tell the two apart.
+KERNEL_DATABASE_ENV = "LAB_KERNEL_DATABASE_URL"
+SHARED_DATABASE_ENV = "LAB_SHARED_DATABASE_URL"
+
+
+def shared_database_url() -> str | None:
+    """The database the user chose with ``DATABASE_URL``; None means the default SQLite file.
+
+    A ``DATABASE_URL`` that a lab kernel exported for its own children is not the user's choice.
+    """
+    url = os.environ.get("DATABASE_URL") or None
+    if url is not None and url == os.environ.get(KERNEL_DATABASE_ENV):
+        return os.environ.get(SHARED_DATABASE_ENV) or None
+    return url
+
+
+def default_database_path(folder: Path) -> Path:
+    """The shared SQLite file used when ``DATABASE_URL`` is unset."""
+    return folder / "lab.sqlite3"
 
 
 def data_dir() -> Path:
@@ -60,6 +93,12 @@ def secret_key(folder: Path) -> str:
         return key
 
 
+# Where the compose file publishes Redis: the address tried when REDIS_URL is unset.
+COMPOSE_REDIS_URL = "redis://127.0.0.1:6379/0"
+# Values of REDIS_URL that switch Redis off (compared lower-cased, spaces stripped).
+REDIS_OFF = frozenset({"off", "none", "no", "false", "0"})
+
+
 def redis_answers(url: str, timeout: float = 0.5) -> bool:
     """True when a Redis server at ``url`` answers PING within ``timeout`` seconds.
 
@@ -86,7 +125,7 @@ def redis_answers(url: str, timeout: float = 0.5) -> bool:
 
 
 # The channel layer the chat runs on (``LAB_CHANNEL_LAYER``), when Redis answers. Chapter 13's
-# fan-out benchmark (``python -m helpers.chat_fanout_bench``) measures every choice; the default
+# fan-out benchmark (``lab-bench --only chat_fanout``) measures every choice; the default
 # is the one the README recommends. Without Redis the lab always uses "memory".
 CHANNEL_LAYERS = {
     "core": "channels_redis.core.RedisChannelLayer (msgpack)",
@@ -119,8 +158,8 @@ def redact(url: str) -> str:
 class LabConfig:
     data_dir: Path
     database_url: str
-    redis_url: str | None
-    redis_requested: str | None
+    redis_url: str | None  # the Redis in use, None when none is
+    redis_requested: str | None  # the address tried (REDIS_URL, or the compose one); None when off
     debug: bool
     allowed_hosts: list[str] = field(default_factory=list)
     anonymous_chat: bool = True
@@ -133,27 +172,35 @@ class LabConfig:
 
     @property
     def notice(self) -> str | None:
-        """One line for the user when an embedded fallback replaced Redis, else None."""
+        """One plain line for the user when Redis is not in use, else None."""
         if self.uses_redis:
             return None
-        if self.redis_requested:
-            why = f"Redis at {redact(self.redis_requested)} did not answer"
+        fallback = "using the in-memory channel layer and the local-memory cache"
+        if self.redis_requested is None:
+            return f"lab: Redis is switched off (REDIS_URL={os.environ.get('REDIS_URL', '').strip()}); {fallback}."
+        if self.redis_requested == COMPOSE_REDIS_URL:
+            advice = "for Redis, run docker compose up -d and restart the kernel"
         else:
-            why = "REDIS_URL is not set"
-        return (
-            f"lab: {why}; using the in-memory channel layer and the local-memory cache. "
-            "For Redis: `docker compose up -d` and `export REDIS_URL=redis://127.0.0.1:6379/0`."
-        )
+            advice = "start that Redis (or change REDIS_URL) and restart the kernel"
+        return f"lab: no Redis answered at {redact(self.redis_requested)}; {fallback}; {advice}."
+
+
+def redis_choice() -> tuple[str | None, str | None]:
+    """(the Redis URL to use or None, the URL that was tried or None when switched off)."""
+    raw = (os.environ.get("REDIS_URL") or "").strip()
+    if raw.lower() in REDIS_OFF:
+        return None, None
+    requested = raw or COMPOSE_REDIS_URL
+    return (requested if redis_answers(requested) else None), requested
 
 
 def load() -> LabConfig:
     folder = data_dir()
-    requested = os.environ.get("REDIS_URL") or None
-    reachable = requested if requested and redis_answers(requested) else None
+    reachable, requested = redis_choice()
     hosts = os.environ.get("LAB_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
     return LabConfig(
         data_dir=folder,
-        database_url=os.environ.get("DATABASE_URL") or f"sqlite:///{folder / 'lab.sqlite3'}",
+        database_url=os.environ.get("DATABASE_URL") or f"sqlite:///{default_database_path(folder)}",
         redis_url=reachable,
         redis_requested=requested,
         debug=_flag("LAB_DEBUG", True),

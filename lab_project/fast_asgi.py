@@ -3,7 +3,7 @@
 The same ProtocolTypeRouter as ``lab_project.asgi`` (its WebSocket branch is the very same
 object), with HTTP served by ``FastASGIHandler``: Django's ASGIHandler reusing
 per-request executors from a bounded pool instead of starting and joining a thread for every
-request. Chapter 13 measures it and ``tests/test_where_the_time_goes.py`` proves it safe.
+request. Chapter 13 measures it and ``tests/chapters/test_13_where_the_time_goes.py`` proves it safe.
 Stock Django stays the default everywhere else, so every other chapter teaches real Django.
 
     uvicorn lab_project.fast_asgi:application

@@ -1,7 +1,5 @@
 """Django settings for lab_project. Environment variables are read in ``config.py`` only."""
 
-import logging
-
 import dj_database_url
 
 from lab_project import config
@@ -31,6 +29,9 @@ LAB_APPS = [
     "lab_project.when_async_helps",
     "lab_project.common_mistakes",
     "lab_project.where_the_time_goes",
+    "lab_project.auth_sessions",
+    "lab_project.testing_async",
+    "lab_project.background_tasks",
 ]
 
 INSTALLED_APPS = [
@@ -40,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "django_tasks_db",  # the task table the database backend (chapter 15) keeps its queue in
     *LAB_APPS,
 ]
 
@@ -91,6 +93,24 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# django-tasks-db's own migrations cannot migrate a database other than "default"; the lab
+# migrates its template database under another alias, so the task table gets one migration of
+# the lab's own (see lab_project/background_tasks/queue_migrations/__init__.py).
+MIGRATION_MODULES = {"django_tasks_database": "lab_project.background_tasks.queue_migrations"}
+
+# Background tasks (chapter 15). "default" stays what Django uses when TASKS is unset, the
+# ImmediateBackend: a task runs inline, inside enqueue(), so nothing outside chapter 15 needs a
+# worker. The other aliases let chapter 15 put one task on each backend and compare them;
+# "database" is the real queue: a table (django-tasks-db) that `manage.py db_worker`, a
+# separate process, works through.
+TASK_QUEUES = ["default", "reports"]
+TASKS = {
+    "default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend", "QUEUES": TASK_QUEUES},
+    "immediate": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend", "QUEUES": TASK_QUEUES},
+    "dummy": {"BACKEND": "django.tasks.backends.dummy.DummyBackend", "QUEUES": TASK_QUEUES},
+    "database": {"BACKEND": "lab_project.background_tasks.backends.DatabaseBackend", "QUEUES": TASK_QUEUES},
+}
+
 if LAB.uses_redis:
     from redis.asyncio.retry import Retry
     from redis.backoff import NoBackoff
@@ -101,7 +121,7 @@ if LAB.uses_redis:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # Three redis-py 8 behaviours break channels_redis 4.3 (tests/test_faults.py pins them):
+            # Three redis-py 8 behaviours break channels_redis 4.3 (tests/robustness/test_faults.py pins them):
             # * socket_timeout became 5 s, as long as the layer's blocking BZPOPMIN (brpop_timeout
             #   = 5 s), so an idle consumer's receive loop died with TimeoutError every 5 s
             #   (django/channels_redis#422). 10 s outlasts it and still bounds a hung Redis.
@@ -146,6 +166,9 @@ else:
 CHAT_ALLOW_ANONYMOUS = LAB.anonymous_chat
 
 SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# Where login_required & co. send a visitor who is not logged in: the lab's own login page
+# (chapter 14). Django's default, /accounts/login/, does not exist here.
+LOGIN_URL = "auth_sessions:login"
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = False
@@ -162,8 +185,10 @@ LOGGING = {
     "loggers": {
         "lab": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
         "django.request": {"handlers": ["stderr"], "level": "ERROR", "propagate": False},
+        # One INFO line per task state change, with a random id (the worker of chapter 15 logs them).
+        "django.tasks": {"level": "WARNING"},
     },
 }
 
-if LAB.notice:
-    logging.getLogger("lab").warning(LAB.notice)
+# No notice is printed here when Redis is not in use: settings are imported by every process
+# (kernel, servers, workers), and lab.status() shows the notice once, where the user looks.

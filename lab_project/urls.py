@@ -17,4 +17,7 @@ urlpatterns = [
     path("helps/", include("lab_project.when_async_helps.urls")),
     path("mistakes/", include("lab_project.common_mistakes.urls")),
     path("time/", include("lab_project.where_the_time_goes.urls")),
+    path("auth/", include("lab_project.auth_sessions.urls")),
+    path("testing/", include("lab_project.testing_async.urls")),
+    path("tasks/", include("lab_project.background_tasks.urls")),
 ]

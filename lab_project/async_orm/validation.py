@@ -1,5 +1,6 @@
-"""Checks for JSON request bodies and query strings. Every failure is a ``BadInput`` that names
-the field, so a client sees "title: at most 200 characters", never a 500.
+"""Checks for the fields of the chapter's JSON bodies. Every failure is a ``BadInput`` that names
+the field, so a client sees "title: at most 200 characters", never a 500. (Reading the body
+itself, and query strings, is ``lab_project.params``' job, shared by every app.)
 
 Hand-written on purpose (rather than a form or a schema library): each rule guards against a
 specific way bad input would otherwise reach the database and fail there.
@@ -7,29 +8,11 @@ specific way bad input would otherwise reach the database and fail there.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from django.http import HttpRequest
-
-from lab_project.async_orm.json_api import MAX_ID, BadInput, NotFound
-
-
-def json_object(request: HttpRequest, allowed: set[str]) -> dict[str, Any]:
-    """The body as a JSON object with only ``allowed`` keys (an empty body counts as ``{}``)."""
-    raw = request.body
-    if not raw.strip():
-        return {}
-    try:
-        data = json.loads(raw)
-    except (ValueError, RecursionError):  # ValueError covers bad JSON and bad UTF-8
-        raise BadInput("body", "not valid JSON") from None
-    if not isinstance(data, dict):
-        raise BadInput("body", f"expected a JSON object, got {type(data).__name__}")
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise BadInput(unknown[0], f"unknown field; expected one of {', '.join(sorted(allowed))}")
-    return data
+from lab_project.async_orm.json_api import MAX_ID
+from lab_project.params import BadInput
+from lab_project.params import json_object as json_object  # re-exported: other apps' views import it from here
 
 
 def text(data: dict, name: str, *, max_length: int, required: bool, allow_blank: bool = False) -> str | None:
@@ -98,26 +81,6 @@ def tag_names(data: dict, name: str = "tags", *, max_tags: int = 10) -> list[str
         raise BadInput(name, f"at most {max_tags} tags (got {len(value)})")
     names = [text({name: item}, name, max_length=40, required=True) for item in value]
     return list(dict.fromkeys(names))
-
-
-def query_int(request: HttpRequest, name: str, *, default: int, low: int, high: int) -> int:
-    raw = request.GET.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise BadInput(name, f"must be an integer, got {raw[:20]!r}") from None
-    if not low <= value <= high:
-        raise BadInput(name, f"must be between {low} and {high}")
-    return value
-
-
-def path_id(pk: int, what: str) -> int:
-    """A URL's ``<int:pk>``; beyond the 64-bit range it cannot exist, so say 404, not 500."""
-    if pk > MAX_ID:
-        raise NotFound(f"no {what} with id {pk}")
-    return pk
 
 
 def _json_type(value: Any) -> str:

@@ -1,5 +1,8 @@
 """The blog's JSON API, written with the async ORM only (every query is an awaited a-method or an
-``async for``). Each view is small and names the a-methods it shows in its docstring."""
+``async for``). Each view is small and names the a-methods it shows in its docstring.
+
+A URL's ``<int:pk>`` is looked up with Django's ``aget_object_or_404``; the ``by_method``
+wrapper (``json_api.py``) answers its ``Http404`` with the API's JSON 404."""
 
 from __future__ import annotations
 
@@ -7,22 +10,17 @@ import json
 
 from asgiref.sync import sync_to_async
 from django.db.models import Avg, Count, F, Sum
+from django.core.paginator import AsyncPaginator, EmptyPage
 from django.http import HttpRequest, JsonResponse, StreamingHttpResponse
 from django.middleware.csrf import get_token
+from django.shortcuts import aget_object_or_404
 
-from lab_project.async_orm.json_api import MAX_ID, BadInput, NotFound
+from lab_project.async_orm.json_api import MAX_ID, NotFound, error
 from lab_project.async_orm.models import Author, Comment, Post, Tag
-from lab_project.async_orm.queries import (
-    author_json,
-    author_or_404,
-    post_detail,
-    post_or_404,
-    post_summary,
-    posts_for_detail,
-    posts_for_listing,
-)
+from lab_project.async_orm.queries import author_json, post_detail, post_summary, posts_for_detail, posts_for_listing
 from lab_project.async_orm.transactions import merge_authors
-from lab_project.async_orm.validation import json_object, object_id, query_int, tag_names, text, whole_number
+from lab_project.async_orm.validation import object_id, tag_names, text, whole_number
+from lab_project.params import BadInput, QueryParams, json_object
 
 POST_FIELDS = {"title", "body", "author", "tags"}
 MAX_BODY = 10_000
@@ -48,20 +46,58 @@ async def tags_named(names: list[str]) -> list[Tag]:
 
 
 async def detail_of(pk: int) -> dict:
-    return post_detail(await post_or_404(pk, posts_for_detail()))
+    return post_detail(await aget_object_or_404(posts_for_detail(), pk=pk))
 
 
 # -- posts --------------------------------------------------------------------------------------
+def filtered_posts(params: QueryParams):
+    """``posts_for_listing()`` narrowed by the optional ``?tag=`` and ``?author=``."""
+    tag = params.text("tag", None, max_length=40)
+    author_id = params.integer("author", None, low=1, high=MAX_ID)
+    posts = posts_for_listing()
+    if tag is not None:
+        posts = posts.filter(tags__name=tag)
+    if author_id is not None:
+        posts = posts.filter(author_id=author_id)
+    return posts
+
+
 async def list_posts(request: HttpRequest) -> JsonResponse:
     """``async for`` over a QuerySet whose relations are preloaded; ``acount`` for the total."""
-    posts = posts_for_listing()
-    if "tag" in request.GET:
-        posts = posts.filter(tags__name=text(dict(request.GET.items()), "tag", max_length=40, required=True))
-    if "author" in request.GET:
-        posts = posts.filter(author_id=query_int(request, "author", default=0, low=1, high=MAX_ID))
-    limit = query_int(request, "limit", default=100, low=1, high=500)
+    params = QueryParams(request.GET, ["tag", "author", "limit"])
+    posts = filtered_posts(params)
+    limit = params.integer("limit", 100, low=1, high=500)
     items = [post_summary(post) async for post in posts[:limit]]
     return JsonResponse({"count": await posts.acount(), "posts": items})
+
+
+async def page_of_posts(request: HttpRequest) -> JsonResponse:
+    """``AsyncPaginator`` (Django 6.0): ``apage`` is strict, so a page past the end is a 404
+    that says so, where the forgiving ``aget_page`` would quietly serve the last page."""
+    params = QueryParams(request.GET, ["tag", "author", "page", "per_page"])
+    posts = filtered_posts(params)
+    number = params.integer("page", 1, low=1, high=MAX_ID)
+    per_page = params.integer("per_page", 10, low=1, high=100)
+    paginator = AsyncPaginator(posts, per_page=per_page)
+    try:
+        page = await paginator.apage(number)  # QueryParams refused non-integers and numbers < 1
+    except EmptyPage as problem:  # past the last page: that page does not exist
+        return error(404, f"page: {problem}; the last page is {await paginator.anum_pages()}", parameter="page")
+    has_next, has_previous = await page.ahas_next(), await page.ahas_previous()
+    return JsonResponse(
+        {
+            "count": await paginator.acount(),
+            "num_pages": await paginator.anum_pages(),
+            "page": page.number,
+            "per_page": per_page,
+            "next_page": await page.anext_page_number() if has_next else None,
+            "previous_page": await page.aprevious_page_number() if has_previous else None,
+            "start_index": await page.astart_index(),
+            "end_index": await page.aend_index(),
+            "page_links": [str(n) async for n in paginator.aget_elided_page_range(page.number, on_each_side=1, on_ends=1)],
+            "posts": [post_summary(post) async for post in page],
+        }
+    )
 
 
 async def create_post(request: HttpRequest) -> JsonResponse:
@@ -94,7 +130,7 @@ async def update_post(request: HttpRequest, pk: int) -> JsonResponse:
     }
     author_id = object_id(data, "author", required=False)
     names = tag_names(data)
-    post = await post_or_404(pk)
+    post = await aget_object_or_404(Post, pk=pk)
     if author_id is not None:
         changes["author"] = await author_by_id(author_id)
     changes = {field: value for field, value in changes.items() if value is not None}
@@ -109,21 +145,21 @@ async def update_post(request: HttpRequest, pk: int) -> JsonResponse:
 
 async def delete_post(request: HttpRequest, pk: int) -> JsonResponse:
     """``adelete`` on the instance; the answer lists what the cascade removed."""
-    post = await post_or_404(pk)
+    post = await aget_object_or_404(Post, pk=pk)
     _, removed = await post.adelete()
     return JsonResponse({"deleted": pk, "removed_rows": dict(sorted(removed.items()))})
 
 
 async def like_post(request: HttpRequest, pk: int) -> JsonResponse:
     """``aupdate`` with an F() expression: the database adds 1, so concurrent likes never race."""
-    matching = Post.objects.filter(pk=(await post_or_404(pk)).pk)
+    matching = Post.objects.filter(pk=(await aget_object_or_404(Post, pk=pk)).pk)
     await matching.aupdate(likes=F("likes") + 1)
     return JsonResponse({"id": pk, "likes": await matching.values_list("likes", flat=True).afirst()})
 
 
 async def list_comments(request: HttpRequest, pk: int) -> JsonResponse:
     """``async for`` over a reverse foreign key's related manager."""
-    post = await post_or_404(pk)
+    post = await aget_object_or_404(Post, pk=pk)
     return JsonResponse({"post": pk, "comments": [{"id": c.pk, "text": c.text} async for c in post.comments.all()]})
 
 
@@ -131,7 +167,7 @@ async def add_comment(request: HttpRequest, pk: int) -> JsonResponse:
     """``acreate`` on the related manager fills in the foreign key."""
     data = json_object(request, {"text"})
     comment_text = text(data, "text", max_length=1000, required=True)
-    post = await post_or_404(pk)
+    post = await aget_object_or_404(Post, pk=pk)
     comment = await post.comments.acreate(text=comment_text)
     return JsonResponse({"post": pk, "id": comment.pk, "text": comment.text}, status=201)
 
@@ -142,7 +178,7 @@ async def add_tags(request: HttpRequest, pk: int) -> JsonResponse:
     names = tag_names(data)
     if not names:
         raise BadInput("tags", "required: a non-empty list of tag names")
-    post = await post_or_404(pk)
+    post = await aget_object_or_404(Post, pk=pk)
     await post.tags.aadd(*await tags_named(names))
     return JsonResponse({"post": pk, "tags": [tag.name async for tag in post.tags.all()]})
 
@@ -181,7 +217,7 @@ async def merge_author(request: HttpRequest, pk: int) -> JsonResponse:
     into = object_id(data, "into", required=True)
     if into == pk:
         raise BadInput("into", "must be a different author than the one being merged")
-    await author_or_404(pk)
+    await aget_object_or_404(Author, pk=pk)
     if not await Author.objects.filter(pk=into).aexists():
         raise BadInput("into", f"no author with id {into}")
     try:

@@ -13,19 +13,17 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET
 
-from lab_project.async_views.params import BadInput, QueryParams, finite_number, json_object
+from lab_project.params import BadInput, QueryParams, answers_bad_input, bad_parameter, json_object
 
 MAX_DELAY = 5.0  # seconds; longer would only make a typo look like a hang
 MAX_NUMBERS = 100
 
 
 @require_GET
+@answers_bad_input
 async def pause(request):
     """An ``async def`` function view: await a pause, then answer JSON."""
-    try:
-        delay = QueryParams(request.GET, ["delay"]).number("delay", 0.2, low=0, high=MAX_DELAY)
-    except BadInput as problem:
-        return problem.response()
+    delay = QueryParams(request.GET, ["delay"]).number("delay", 0.2, low=0, high=MAX_DELAY)
     await asyncio.sleep(delay)
     # An async view runs on the event loop's own thread (in a notebook: the kernel's).
     return JsonResponse({"view": "function", "slept": delay, "thread": threading.current_thread().name})
@@ -45,26 +43,19 @@ class Sum(View):
     # error message a bad query deserves.
     http_method_names = ["get", "post", "options"]
 
+    @answers_bad_input
     async def get(self, request):
-        try:
-            params = QueryParams(request.GET, ["numbers", "delay"])
-            numbers = self.parse_numbers(params.text("numbers", "", max_length=2000))
-            delay = params.number("delay", 0.0, low=0, high=MAX_DELAY)
-        except BadInput as problem:
-            return problem.response()
+        params = QueryParams(request.GET, ["numbers", "delay"])
+        numbers = self.parse_numbers(params.text("numbers", "", max_length=2000))
+        delay = params.number("delay", 0.0, low=0, high=MAX_DELAY)
         await asyncio.sleep(delay)
         return self.answer("get", numbers)
 
+    @answers_bad_input
     async def post(self, request):
-        try:
-            payload = json_object(request)
-            unknown = sorted(set(payload) - {"numbers", "delay"})
-            if unknown:
-                raise BadInput(unknown[0][:40], "unknown field (send numbers and, optionally, delay)", where="field")
-            numbers = self.check_numbers(payload.get("numbers"))
-            delay = finite_number(payload.get("delay", 0.0), "delay", low=0, high=MAX_DELAY)
-        except BadInput as problem:
-            return problem.response()
+        payload = json_object(request, ["numbers", "delay"])
+        numbers = self.check_numbers(payload.get("numbers"))
+        delay = finite_number(payload.get("delay", 0.0), "delay", low=0, high=MAX_DELAY)
         await asyncio.sleep(delay)
         return self.answer("post", numbers)
 
@@ -73,7 +64,7 @@ class Sum(View):
         try:
             numbers = [float(part) for part in raw.split(",")] if raw else []
         except ValueError:
-            raise BadInput("numbers", f"must be numbers separated by commas, got {raw[:40]!r}") from None
+            raise bad_parameter("numbers", f"must be numbers separated by commas, got {raw[:40]!r}") from None
         return self.check_numbers(numbers, where="parameter")
 
     def check_numbers(self, numbers: object, where: str = "field") -> list[float]:
@@ -86,3 +77,12 @@ class Sum(View):
 
     def answer(self, handler: str, numbers: list[float]) -> JsonResponse:
         return JsonResponse({"view": "class", "handler": handler, "count": len(numbers), "sum": sum(numbers)})
+
+
+def finite_number(value: object, name: str, *, low: float, high: float, where: str = "field") -> float:
+    """A number (not a bool) within ``low``..``high``, else ``BadInput`` naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise BadInput(name, f"must be a number, got {type(value).__name__}", where=where)
+    if not low <= value <= high:  # also refuses nan, inf and integers too large for a float
+        raise BadInput(name, f"must be between {low:g} and {high:g}", where=where)
+    return value

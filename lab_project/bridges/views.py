@@ -3,41 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import functools
-import inspect
 import time
 
 from asgiref.sync import async_to_sync, sync_to_async
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from lab_project.bridges import legacy_sdk, params, threads
+from lab_project.bridges import legacy_sdk, threads
 from lab_project.bridges.models import Note
+from lab_project.params import BadInput, QueryParams, answers_bad_input, json_object
 
 MAX_TEXT = Note._meta.get_field("text").max_length
-
-
-def answers_bad_input(view):
-    """Turn ``params.BadInput`` into a 400 naming the field (sync and async views alike)."""
-    if inspect.iscoroutinefunction(view):
-
-        @functools.wraps(view)
-        async def async_wrapper(request, *args, **kwargs):
-            try:
-                return await view(request, *args, **kwargs)
-            except params.BadInput as exc:
-                return exc.response()
-
-        return async_wrapper
-
-    @functools.wraps(view)
-    def sync_wrapper(request, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except params.BadInput as exc:
-            return exc.response()
-
-    return sync_wrapper
 
 
 def method_not_allowed(request, allowed: str) -> JsonResponse:
@@ -54,19 +30,18 @@ async def notes(request):
         return await _create_note(request)
     if request.method != "GET":
         return method_not_allowed(request, "GET, POST")
-    params.only_known(request)
+    QueryParams(request.GET)  # no parameters: any one is refused
     queryset = Note.objects.order_by("id").values("id", "text")  # lazy: no SQL has run yet
     rows = await sync_to_async(list)(queryset)  # list() evaluates it, on a worker thread
     return JsonResponse({"notes": rows, "count": len(rows)})
 
 
 async def _create_note(request):
-    body = params.json_object(request, fields=("text",))
-    text = body.get("text")
+    text = json_object(request, ["text"]).get("text")
     if not isinstance(text, str) or not text.strip():
-        raise params.BadInput("text", "required: a non-empty string")
+        raise BadInput("text", "required: a non-empty string")
     if len(text) > MAX_TEXT:
-        raise params.BadInput("text", f"at most {MAX_TEXT} characters, got {len(text)}")
+        raise BadInput("text", f"at most {MAX_TEXT} characters, got {len(text)}")
     note = await Note.objects.acreate(text=text.strip())
     return JsonResponse({"id": note.id, "text": note.text}, status=201)
 
@@ -74,9 +49,9 @@ async def _create_note(request):
 @answers_bad_input
 async def thread_probe(request):
     """Run the same blocking probe with ``thread_sensitive=True`` and ``False`` in this request."""
-    params.only_known(request, "calls", "seconds")
-    calls = params.integer(request, "calls", 3, low=1, high=8)
-    seconds = params.number(request, "seconds", 0.05, low=0.0, high=0.5)
+    params = QueryParams(request.GET, ["calls", "seconds"])
+    calls = params.integer("calls", 3, low=1, high=8)
+    seconds = params.number("seconds", 0.05, low=0.0, high=0.5)
     sensitive = await threads.probe(thread_sensitive=True, calls=calls, seconds=seconds)
     insensitive = await threads.probe(thread_sensitive=False, calls=calls, seconds=seconds)
     return JsonResponse(
@@ -106,8 +81,7 @@ def _has_running_loop() -> bool:
 def sync_view_calling_async(request):
     """A plain ``def`` view. Under ASGI Django runs it on a worker thread with no event loop,
     which is exactly where ``async_to_sync`` is allowed."""
-    params.only_known(request, "seconds")
-    seconds = params.number(request, "seconds", 0.1, low=0.0, high=1.0)
+    seconds = QueryParams(request.GET, ["seconds"]).number("seconds", 0.1, low=0.0, high=1.0)
     result = async_to_sync(_sleep_twice_concurrently)(seconds)
     return JsonResponse(
         {
@@ -123,9 +97,9 @@ def sync_view_calling_async(request):
 async def legacy_sdk_call(request):
     """Call a sync SDK that uses ``asyncio.run`` inside: straight on the event loop
     (``mode=direct``: refused unless nest-asyncio patched this process) or in a thread."""
-    params.only_known(request, "seconds", "mode")
-    seconds = params.number(request, "seconds", 0.1, low=0.0, high=3.0)
-    mode = params.choice(request, "mode", "thread", options=("direct", "thread"))
+    params = QueryParams(request.GET, ["seconds", "mode"])
+    seconds = params.number("seconds", 0.1, low=0.0, high=3.0)
+    mode = params.choice("mode", "thread", ["direct", "thread"])
     started = time.perf_counter()
     if mode == "direct":
         try:

@@ -146,8 +146,8 @@ class LabCaches:
             raise UnknownBackend(name)
         if name not in self._handler.settings:
             raise BackendUnavailable(
-                "Redis is not available: REDIS_URL is unset or did not answer when the lab "
-                "started. Start one (`docker compose up -d`), export REDIS_URL and restart the kernel."
+                "Redis is not available: none answered at REDIS_URL (unset means redis://127.0.0.1:6379/0) "
+                "when the lab started, or REDIS_URL=off. Start one (`docker compose up -d`) and restart the kernel."
             )
         with self._lock:
             if name not in self._built:

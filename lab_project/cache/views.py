@@ -17,24 +17,16 @@ import re
 import threading
 import uuid
 
-from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from lab_project.cache.backends import BackendUnavailable, UnknownBackend, lab_caches, recording_threads
+from lab_project.params import BadInput, json_object
 
 KEY_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
 MAX_VALUE_BYTES = 64 * 1024  # of the value as JSON; the lab's limit, well under Redis' 512 MB
 MAX_TIMEOUT = 3600
 MAX_DELTA = 2**53  # beyond this, JSON numbers stop being exact integers
-
-
-class BadInput(ValueError):
-    def __init__(self, field: str, problem: str, status: int = 400) -> None:
-        self.field = field
-        self.status = status
-        super().__init__(f"{field}: {problem}")
 
 
 class NothingCached(LookupError):
@@ -63,9 +55,9 @@ def json_view(*methods: str):
             try:
                 return await handler(request, *args, **kwargs)
             except BadInput as exc:
-                return JsonResponse({"error": str(exc), "field": exc.field}, status=exc.status)
+                return exc.response()
             except UnknownBackend as exc:
-                return JsonResponse({"error": f"backend: {exc}", "field": "backend"}, status=400)
+                return BadInput("backend", str(exc)).response()
             except BackendUnavailable as exc:
                 return JsonResponse({"error": f"backend: {exc}", "field": "backend"}, status=503)
             except NothingCached as exc:
@@ -85,21 +77,10 @@ def _checked_key(key: str) -> str:
 
 
 def _body(request, *, fields: tuple[str, ...]) -> dict:
-    try:
-        raw = request.body
-    except RequestDataTooBig:
-        raise BadInput("body", f"too large (the limit is {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes)") from None
-    if len(raw) > MAX_VALUE_BYTES + 1024:
-        raise BadInput("value", f"at most {MAX_VALUE_BYTES} bytes as JSON, the body has {len(raw)}")
-    try:
-        body = json.loads(raw or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise BadInput("body", 'must be JSON, for example {"value": 1}') from None
-    if not isinstance(body, dict):
-        raise BadInput("body", f"must be a JSON object, got {type(body).__name__}")
-    for name in body:
-        if name not in fields:
-            raise BadInput(str(name)[:40], f"unknown field (allowed: {', '.join(fields)})")
+    body = json_object(request, fields)
+    # A body this much larger than the limit cannot hold a value within it.
+    if len(request.body) > MAX_VALUE_BYTES + 1024:
+        raise BadInput("value", f"at most {MAX_VALUE_BYTES} bytes as JSON, the body has {len(request.body)}")
     return body
 
 

@@ -1,7 +1,7 @@
 """Chapter 11: a middleware written the old way (sync only) and the same one made async-ready.
 
 Neither is in settings.MIDDLEWARE: the notebook builds a Django handler with one of them added
-(see ``helpers._common_mistakes.handler_with_middleware``), so the rest of the lab is
+(see ``helpers.chapters.ch11_common_mistakes.handler_with_middleware``), so the rest of the lab is
 unaffected.
 """
 

@@ -16,7 +16,7 @@ from django.db import connection, transaction
 from django.core.exceptions import SynchronousOnlyOperation
 from django.http import JsonResponse, StreamingHttpResponse
 
-from lab_project.when_async_helps.params import answers_bad_parameters, int_param
+from lab_project.params import QueryParams, answers_bad_input
 
 
 # -- mistake: the sync ORM inside an async view --------------------------------------------------
@@ -37,10 +37,10 @@ async def orm_a_method(request):
 
 # -- mistake: time.sleep in an async view --------------------------------------------------------
 def _sleep_ms(request) -> int:
-    return int_param(request, "ms", 1000, low=0, high=10_000)
+    return QueryParams(request.GET, ["ms"]).integer("ms", 1000, low=0, high=10_000)
 
 
-@answers_bad_parameters
+@answers_bad_input
 async def sleep_blocking(request):
     """The mistake: ``time.sleep`` stops the whole event loop, every other request with it."""
     ms = _sleep_ms(request)
@@ -48,7 +48,7 @@ async def sleep_blocking(request):
     return JsonResponse({"slept_ms": ms, "how": "time.sleep"})
 
 
-@answers_bad_parameters
+@answers_bad_input
 async def sleep_awaiting(request):
     """The fix: ``await asyncio.sleep`` gives the loop back while this request waits."""
     ms = _sleep_ms(request)
@@ -62,10 +62,10 @@ async def ping(request):
 
 
 # -- what a WSGI server (runserver) does with sync and async views -------------------------------
-@answers_bad_parameters
+@answers_bad_input
 def wsgi_slow(request):
     """A slow sync view that reports the thread serving it."""
-    ms = int_param(request, "ms", 500, low=0, high=10_000)
+    ms = QueryParams(request.GET, ["ms"]).integer("ms", 500, low=0, high=10_000)
     time.sleep(ms / 1000)
     return JsonResponse({"slept_ms": ms, "thread": threading.current_thread().name})
 
@@ -83,11 +83,12 @@ async def loop_report(request):
     return JsonResponse({"requests_on_this_loop": _requests_per_loop[loop], "thread": threading.current_thread().name})
 
 
-@answers_bad_parameters
+@answers_bad_input
 async def async_stream(request):
     """``chunks`` lines, one every ``delay_ms``, from an async generator."""
-    chunks = int_param(request, "chunks", 5, low=1, high=100)
-    delay = int_param(request, "delay_ms", 200, low=0, high=5_000) / 1000
+    params = QueryParams(request.GET, ["chunks", "delay_ms"])
+    chunks = params.integer("chunks", 5, low=1, high=100)
+    delay = params.integer("delay_ms", 200, low=0, high=5_000) / 1000
 
     async def lines():
         for n in range(chunks):

@@ -15,9 +15,9 @@ from django.http import JsonResponse
 from lab_project.http_clients.client import new_client, shared_client
 from lab_project.http_clients.target import upstream_url
 from lab_project.http_clients.upstream import UpstreamError, call_upstream
+from lab_project.params import QueryParams
 from lab_project.slow_upstream.behaviour import PARAMETERS as UPSTREAM_PARAMETERS
 from lab_project.slow_upstream.behaviour import Behaviour
-from lab_project.slow_upstream.params import QueryParams
 
 CLIENT_MODES = ("shared", "per_call")
 MAX_CALLS = 50
@@ -40,7 +40,7 @@ class Calls:
         behaviour = Behaviour.from_query(request.GET, extra=own)
         params = QueryParams(request.GET, known=UPSTREAM_PARAMETERS + own)
         return cls(
-            url=upstream_url(request, params.raw("upstream")),
+            url=upstream_url(request, params.text("upstream", None, max_length=200)),
             behaviour=behaviour,
             n=params.integer("n", 10, low=1, high=MAX_CALLS) if fan_out else 1,
             timeout=params.number("timeout", 5.0, low=0.01, high=60.0),

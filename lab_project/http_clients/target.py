@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 from urllib.parse import urlsplit
 
-from lab_project.slow_upstream.params import BadParameter
+from lab_project.params import bad_parameter
 
 UPSTREAM_PATH = "upstream/data/"
 
@@ -26,7 +26,7 @@ def same_server_base(request) -> str:
     """The address this request arrived on (ASGI ``scope["server"]``), reached over loopback."""
     server = getattr(request, "scope", {}).get("server")
     if not server or server[1] is None:
-        raise BadParameter("upstream", "this server's address is unknown; pass upstream=http://127.0.0.1:PORT/")
+        raise bad_parameter("upstream", "this server's address is unknown; pass upstream=http://127.0.0.1:PORT/")
     host, port = server[0], int(server[1])
     if not _is_loopback_literal(host):
         # The server listens on all interfaces (or an external one): call it over loopback.
@@ -40,18 +40,18 @@ def loopback_base(value: str) -> str:
         parts = urlsplit(value)
         port = parts.port
     except ValueError as exc:
-        raise BadParameter("upstream", f"not a valid URL ({exc})") from None
+        raise bad_parameter("upstream", f"not a valid URL ({exc})") from None
     if parts.scheme != "http":
-        raise BadParameter("upstream", f"must start with http:// (got {value[:60]!r})")
+        raise bad_parameter("upstream", f"must start with http:// (got {value[:60]!r})")
     if parts.username is not None or parts.password is not None:
-        raise BadParameter("upstream", "must not contain a user name or password")
+        raise bad_parameter("upstream", "must not contain a user name or password")
     if not parts.hostname or not _is_loopback_literal(parts.hostname):
-        raise BadParameter(
+        raise bad_parameter(
             "upstream",
             f"only loopback IP addresses (127.0.0.0/8 or ::1) are allowed, got {parts.hostname or value[:60]!r}",
         )
     if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise BadParameter("upstream", "give the server's base URL only, like http://127.0.0.1:8000/")
+        raise bad_parameter("upstream", "give the server's base URL only, like http://127.0.0.1:8000/")
     return f"http://{_netloc(parts.hostname)}:{port or 80}/"
 
 

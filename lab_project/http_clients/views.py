@@ -14,28 +14,32 @@ checked here with the upstream's rules before any call is made.
 from __future__ import annotations
 
 import asyncio
+import functools
 
 from django.http import JsonResponse
 
 from lab_project.http_clients.calls import CallLog, Calls
 from lab_project.http_clients.upstream import UpstreamError
-from lab_project.slow_upstream.params import BadParameter, bad_parameter_response
+from lab_project.params import answers_bad_input
 
 
-def _validated(request, *, fan_out: bool) -> Calls | JsonResponse:
-    if request.method != "GET":
-        return JsonResponse({"error": f"method {request.method} not allowed: use GET"}, status=405)
-    try:
-        return Calls.from_request(request, fan_out=fan_out)
-    except BadParameter as error:
-        return bad_parameter_response(error)
+def _get_only(view):
+    """A JSON 405 for any method but GET (Django's ``require_GET`` answers with an empty body)."""
+
+    @functools.wraps(view)
+    async def get_only(request, *args, **kwargs):
+        if request.method != "GET":
+            return JsonResponse({"error": f"method {request.method} not allowed: use GET"}, status=405)
+        return await view(request, *args, **kwargs)
+
+    return get_only
 
 
+@_get_only
+@answers_bad_input
 async def fetch(request):
     """One upstream call; its JSON, or a clean 502/504 saying what went wrong."""
-    calls = _validated(request, fan_out=False)
-    if isinstance(calls, JsonResponse):
-        return calls
+    calls = Calls.from_request(request, fan_out=False)
     log = CallLog(calls)
     try:
         body = await log.call(1)
@@ -44,11 +48,11 @@ async def fetch(request):
     return JsonResponse(log.summary("fetch") | {"upstream": body})
 
 
+@_get_only
+@answers_bad_input
 async def sequential(request):
     """``n`` calls, each awaited before the next starts: total ≈ the sum of the latencies."""
-    calls = _validated(request, fan_out=True)
-    if isinstance(calls, JsonResponse):
-        return calls
+    calls = Calls.from_request(request, fan_out=True)
     log = CallLog(calls)
     for index in range(1, calls.n + 1):
         try:
@@ -58,15 +62,15 @@ async def sequential(request):
     return JsonResponse(log.summary("sequential"))
 
 
+@_get_only
+@answers_bad_input
 async def gather(request):
     """``n`` calls at once with ``asyncio.gather``: total ≈ the slowest call.
 
     ``return_exceptions=True`` waits for every call and collects the failures; without it the
     first failure would return while the other calls ran on, unobserved.
     """
-    calls = _validated(request, fan_out=True)
-    if isinstance(calls, JsonResponse):
-        return calls
+    calls = Calls.from_request(request, fan_out=True)
     log = CallLog(calls)
     results = await asyncio.gather(*(log.call(i) for i in range(1, calls.n + 1)), return_exceptions=True)
     for result in results:
@@ -78,11 +82,11 @@ async def gather(request):
     return JsonResponse(log.summary("gather"))
 
 
+@_get_only
+@answers_bad_input
 async def taskgroup(request):
     """``n`` calls at once in an ``asyncio.TaskGroup``: the first failure cancels the others."""
-    calls = _validated(request, fan_out=True)
-    if isinstance(calls, JsonResponse):
-        return calls
+    calls = Calls.from_request(request, fan_out=True)
     log = CallLog(calls)
     errors: list[UpstreamError] = []
     try:

@@ -10,6 +10,10 @@ or a worker thread) and stamps a response header, so a cell can see what Django 
 * ``SyncOnlyMiddleware``   — Django's default flags (sync only), like much third-party
   middleware; in an async stack Django adapts around it on every request.
 
+``async_only_function_middleware`` and ``sync_only_function_middleware`` are the same two modes
+written as factory functions, flagged with Django's ``async_only_middleware`` /
+``sync_only_middleware`` decorators instead of class attributes.
+
 None of them is in the lab's default ``MIDDLEWARE``; ``stacks.py`` builds handlers with them.
 """
 
@@ -18,7 +22,7 @@ from __future__ import annotations
 import asyncio
 from inspect import iscoroutinefunction, markcoroutinefunction
 
-from django.utils.decorators import sync_and_async_middleware
+from django.utils.decorators import async_only_middleware, sync_and_async_middleware, sync_only_middleware
 
 
 def thread_kind() -> str:
@@ -89,3 +93,34 @@ class SyncOnlyMiddleware:
         response = self.get_response(request)
         response["X-Lab-Sync-Only"] = thread_kind()
         return response
+
+
+@async_only_middleware
+def async_only_function_middleware(get_response):
+    """``AsyncOnlyMiddleware`` as a factory: the decorator sets the same two flags on it.
+
+    What it returns is an ``async def`` function, already a coroutine function, so unlike the
+    class instance it needs no ``markcoroutinefunction``.
+    """
+
+    async def middleware(request):
+        note(request, "async_only_fn", "async")
+        response = await get_response(request)
+        response["X-Lab-Async-Only-Fn"] = thread_kind()
+        return response
+
+    return middleware
+
+
+@sync_only_middleware
+def sync_only_function_middleware(get_response):
+    """``SyncOnlyMiddleware`` as a factory. The decorator spells out Django's default (sync
+    only): a plain factory without it would be treated the same."""
+
+    def middleware(request):
+        note(request, "sync_only_fn", "sync")
+        response = get_response(request)
+        response["X-Lab-Sync-Only-Fn"] = thread_kind()
+        return response
+
+    return middleware

@@ -31,6 +31,9 @@ from lab_project.lifespan import LabLifespan
 ASYNC_ONLY = "lab_project.middleware.middleware.AsyncOnlyMiddleware"
 DUAL = "lab_project.middleware.middleware.dual_mode_middleware"
 SYNC_ONLY = "lab_project.middleware.middleware.SyncOnlyMiddleware"
+# The same two modes as factory functions, flagged with Django's decorators.
+ASYNC_ONLY_FN = "lab_project.middleware.middleware.async_only_function_middleware"
+SYNC_ONLY_FN = "lab_project.middleware.middleware.sync_only_function_middleware"
 
 
 def async_stack(*, django: bool = True) -> list[str]:

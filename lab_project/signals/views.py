@@ -7,9 +7,10 @@ import time
 
 from django.http import HttpRequest, JsonResponse
 
-from lab_project.async_orm.json_api import BadInput, error
+from lab_project.async_orm.json_api import error
 from lab_project.async_orm.models import Author, Post
-from lab_project.async_orm.validation import json_object, query_int, seconds, text
+from lab_project.async_orm.validation import seconds, text
+from lab_project.params import QueryParams, answers_bad_input, json_object
 from lab_project.signals import journal
 from lab_project.signals.custom_signals import post_featured
 
@@ -37,6 +38,7 @@ async def send_with_asend(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"delay": delay, "elapsed_s": round(elapsed, 3), "journal": run.table()})
 
 
+@answers_bad_input
 def send_from_sync_view(request: HttpRequest) -> JsonResponse:
     """A *sync* view calling ``send()``: Django runs it in a worker thread, so ``send()`` may
     hand the async receivers to the event loop with ``async_to_sync``."""
@@ -44,10 +46,7 @@ def send_from_sync_view(request: HttpRequest) -> JsonResponse:
         response = error(405, f"method {request.method} is not allowed here; use POST")
         response["Allow"] = "POST"
         return response
-    try:
-        delay = seconds(json_object(request, {"delay"}), "delay", default=0.3, high=MAX_DELAY)
-    except BadInput as exc:
-        return error(400, str(exc), field=exc.field)
+    delay = seconds(json_object(request, {"delay"}), "delay", default=0.3, high=MAX_DELAY)
     with journal.run("send") as run:
         started = time.monotonic()
         post_featured.send(sender=Post, post_id=None, delay=delay)
@@ -56,7 +55,7 @@ def send_from_sync_view(request: HttpRequest) -> JsonResponse:
 
 
 async def read_journal(request: HttpRequest) -> JsonResponse:
-    limit = query_int(request, "limit", default=50, low=1, high=500)
+    limit = QueryParams(request.GET, ["limit"]).integer("limit", 50, low=1, high=500)
     return JsonResponse({"entries": journal.recent(limit)})
 
 

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 
 from django.http import QueryDict
 
-from lab_project.slow_upstream.params import BadParameter, QueryParams
+from lab_project.params import QueryParams, bad_parameter
 
 # Statuses that may not carry a body; the upstream always answers with one.
 BODYLESS_STATUSES = {204, 205, 304}
@@ -38,7 +38,7 @@ class Behaviour:
         params = QueryParams(query, known=PARAMETERS + extra)
         status = params.integer("status", 200, low=200, high=599)
         if status in BODYLESS_STATUSES:
-            raise BadParameter("status", f"{status} cannot carry a body; pick another status")
+            raise bad_parameter("status", f"{status} cannot carry a body; pick another status")
         return cls(
             name=params.label("name", "call"),
             latency_ms=params.integer("latency_ms", 100, low=0, high=10_000),

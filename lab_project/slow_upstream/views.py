@@ -13,18 +13,16 @@ import time
 
 from django.http import HttpResponse, JsonResponse
 
+from lab_project.params import answers_bad_input
 from lab_project.slow_upstream.behaviour import HANG_SECONDS, Behaviour
-from lab_project.slow_upstream.params import BadParameter, bad_parameter_response
 
 
+@answers_bad_input
 async def data(request):
     started = time.monotonic()
     if request.method != "GET":
         return JsonResponse({"error": f"method {request.method} not allowed: use GET"}, status=405)
-    try:
-        behaviour = Behaviour.from_query(request.GET)
-    except BadParameter as error:
-        return bad_parameter_response(error)
+    behaviour = Behaviour.from_query(request.GET)
 
     plan = behaviour.plan()
     body = {

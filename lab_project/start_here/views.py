@@ -7,6 +7,8 @@ import time
 from django.http import JsonResponse
 from django.views import View
 
+from lab_project.params import QueryParams, answers_bad_input
+
 
 async def hello(request):
     """An ``async def`` function view: it awaits, then answers JSON."""
@@ -17,10 +19,9 @@ async def hello(request):
 class Greeting(View):
     """A class-based view whose handler is ``async def get``."""
 
+    @answers_bad_input  # a bad ?name= becomes a 400 whose JSON says what is wrong
     async def get(self, request):
-        name = request.GET.get("name", "lab")
-        if len(name) > 100:
-            return JsonResponse({"error": "name: at most 100 characters"}, status=400)
+        name = QueryParams(request.GET, ["name"]).text("name", "lab", max_length=100)
         await asyncio.sleep(0.01)
         return JsonResponse({"greeting": f"hello, {name}", "view": "class"})
 

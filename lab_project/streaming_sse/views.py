@@ -9,7 +9,7 @@ import asyncio
 from django.http import JsonResponse, StreamingHttpResponse
 from django.views.decorators.http import require_GET
 
-from lab_project.async_views.params import BadInput, QueryParams
+from lab_project.params import BadInput, QueryParams, answers_bad_input, bad_parameter
 from lab_project.streaming_sse import sources
 from lab_project.streaming_sse.registry import streams, tracked
 
@@ -21,9 +21,18 @@ MAX_WAIT = 5.0
 
 def check_duration(pieces: int, delay: float, name: str) -> None:
     if (pieces - 1) * delay > MAX_DURATION:
-        raise BadInput(
+        raise bad_parameter(
             name, f"{pieces} pieces at {delay:g} s apart would take over {MAX_DURATION:g} s; ask for fewer or faster"
         )
+
+
+def paced(request, count_name: str, gap_name: str) -> tuple[int, float]:
+    """How many pieces, and how many seconds apart: the two parameters a paced stream takes."""
+    params = QueryParams(request.GET, [count_name, gap_name])
+    count = params.integer(count_name, 5, low=1, high=MAX_PIECES)
+    gap = params.number(gap_name, 0.2, low=0, high=MAX_DELAY)
+    check_duration(count, gap, gap_name)
+    return count, gap
 
 
 def streaming(kind: str, chunks, content_type: str) -> StreamingHttpResponse:
@@ -38,29 +47,19 @@ def streaming(kind: str, chunks, content_type: str) -> StreamingHttpResponse:
 
 
 @require_GET
+@answers_bad_input
 async def text(request):
     """Plain text, one line per chunk, ``delay`` seconds apart."""
-    try:
-        params = QueryParams(request.GET, ["chunks", "delay"])
-        count = params.integer("chunks", 5, low=1, high=MAX_PIECES)
-        delay = params.number("delay", 0.2, low=0, high=MAX_DELAY)
-        check_duration(count, delay, "delay")
-    except BadInput as problem:
-        return problem.response()
+    count, delay = paced(request, "chunks", "delay")
     return streaming("text", sources.text_chunks(count, delay), "text/plain; charset=utf-8")
 
 
 @require_GET
+@answers_bad_input
 async def events(request):
     """Server-sent events: ``count`` ``tick`` events with ids, then a ``done`` event."""
-    try:
-        params = QueryParams(request.GET, ["count", "interval"])
-        count = params.integer("count", 5, low=1, high=MAX_PIECES)
-        interval = params.number("interval", 0.2, low=0, high=MAX_DELAY)
-        check_duration(count, interval, "interval")
-        after_id = last_event_id(request, count)
-    except BadInput as problem:
-        return problem.response()
+    count, interval = paced(request, "count", "interval")
+    after_id = last_event_id(request, count)
     return streaming("events", sources.tick_events(count, interval, after_id=after_id), "text/event-stream")
 
 
@@ -74,38 +73,32 @@ def last_event_id(request, count: int) -> int:
 
 
 @require_GET
+@answers_bad_input
 async def tokens(request):
     """An LLM-style answer, token by token: as SSE (``format=sse``) or as plain text."""
-    try:
-        params = QueryParams(request.GET, ["prompt", "delay", "format"])
-        prompt = params.text("prompt", "What does async buy a Django view?", max_length=200)
-        delay = params.number("delay", 0.05, low=0, high=MAX_DELAY)
-        form = params.choice("format", "sse", ["sse", "text"])
-        check_duration(len(sources.answer_tokens(prompt)), delay, "delay")
-    except BadInput as problem:
-        return problem.response()
+    params = QueryParams(request.GET, ["prompt", "delay", "format"])
+    prompt = params.text("prompt", "What does async buy a Django view?", max_length=200)
+    delay = params.number("delay", 0.05, low=0, high=MAX_DELAY)
+    form = params.choice("format", "sse", ["sse", "text"])
+    check_duration(len(sources.answer_tokens(prompt)), delay, "delay")
     if form == "sse":
         return streaming("tokens", sources.token_events(prompt, delay), "text/event-stream")
     return streaming("tokens", sources.tokens(prompt, delay), "text/plain; charset=utf-8")
 
 
 @require_GET
+@answers_bad_input
 async def registry(request):
     """Counts of streams by state, and the most recent streams."""
-    try:
-        QueryParams(request.GET, [])
-    except BadInput as problem:
-        return problem.response()
+    QueryParams(request.GET)  # no parameters: any one is refused
     return JsonResponse(streams.snapshot())
 
 
 @require_GET
+@answers_bad_input
 async def stream_record(request, stream_id: int):
     """One stream's record; with ``wait``, first wait up to that long for the stream to end."""
-    try:
-        wait = QueryParams(request.GET, ["wait"]).number("wait", 0.0, low=0, high=MAX_WAIT)
-    except BadInput as problem:
-        return problem.response()
+    wait = QueryParams(request.GET, ["wait"]).number("wait", 0.0, low=0, high=MAX_WAIT)
     record = streams.get(stream_id)
     if record is None:
         return JsonResponse({"error": f"no stream {stream_id} on this server (ids come from X-Stream-Id)"}, status=404)

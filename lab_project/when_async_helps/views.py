@@ -15,8 +15,8 @@ from asgiref.sync import sync_to_async
 from django.contrib.contenttypes.models import ContentType
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 
-from lab_project.when_async_helps.params import answers_bad_parameters, int_param
-from lab_project.when_async_helps.raw_asgi import TRIVIAL_BODY
+from lab_project.params import QueryParams, answers_bad_input
+from lab_project.raw_asgi import TRIVIAL_BODY
 
 
 # -- the same trivial answer, to see what the framework itself costs --------------------------
@@ -30,17 +30,17 @@ def trivial_sync(request):
 
 # -- waiting on slow I/O (a 100 ms upstream, by default) ------------------------------------
 def _wait_ms(request) -> int:
-    return int_param(request, "ms", 100, low=0, high=10_000)
+    return QueryParams(request.GET, ["ms"]).integer("ms", 100, low=0, high=10_000)
 
 
-@answers_bad_parameters
+@answers_bad_input
 async def io_async(request):
     ms = _wait_ms(request)
     await asyncio.sleep(ms / 1000)  # the loop serves other requests meanwhile
     return JsonResponse({"waited_ms": ms})
 
 
-@answers_bad_parameters
+@answers_bad_input
 def io_sync(request):
     ms = _wait_ms(request)
     time.sleep(ms / 1000)  # this thread can do nothing else meanwhile
@@ -55,12 +55,13 @@ def blocking_client_call(ms: int) -> int:
 
 
 def _steps(request) -> tuple[int, int]:
-    steps = int_param(request, "steps", 10, low=1, high=1_000)
-    ms = int_param(request, "ms", 2, low=0, high=1_000)
+    params = QueryParams(request.GET, ["steps", "ms"])
+    steps = params.integer("steps", 10, low=1, high=1_000)
+    ms = params.integer("ms", 2, low=0, high=1_000)
     return steps, ms
 
 
-@answers_bad_parameters
+@answers_bad_input
 async def sync_behind_async(request):
     """``async def`` on the outside, sync calls inside: each one hops to a thread and back."""
     steps, ms = _steps(request)
@@ -70,7 +71,7 @@ async def sync_behind_async(request):
     return JsonResponse({"steps": steps, "waited_ms": waited})
 
 
-@answers_bad_parameters
+@answers_bad_input
 def sync_behind_sync(request):
     """The same calls in a plain view: no hops (under ASGI, Django runs it on a thread once)."""
     steps, ms = _steps(request)
@@ -88,15 +89,15 @@ def spin(rounds: int) -> int:
 
 
 def _rounds(request) -> int:
-    return int_param(request, "rounds", 100_000, low=0, high=5_000_000)
+    return QueryParams(request.GET, ["rounds"]).integer("rounds", 100_000, low=0, high=5_000_000)
 
 
-@answers_bad_parameters
+@answers_bad_input
 async def cpu_async(request):
     return JsonResponse({"result": spin(_rounds(request))})
 
 
-@answers_bad_parameters
+@answers_bad_input
 def cpu_sync(request):
     return JsonResponse({"result": spin(_rounds(request))})
 
@@ -129,12 +130,13 @@ def sse_response(events) -> StreamingHttpResponse:
 
 
 def _stream_shape(request) -> tuple[int, float]:
-    events = int_param(request, "events", 10, low=1, high=10_000)
-    interval_ms = int_param(request, "interval_ms", 1000, low=0, high=60_000)
+    params = QueryParams(request.GET, ["events", "interval_ms"])
+    events = params.integer("events", 10, low=1, high=10_000)
+    interval_ms = params.integer("interval_ms", 1000, low=0, high=60_000)
     return events, interval_ms / 1000
 
 
-@answers_bad_parameters
+@answers_bad_input
 async def sse_async(request):
     """An event at once, then one every ``interval_ms``: the connection stays open meanwhile."""
     events, interval = _stream_shape(request)
@@ -148,7 +150,7 @@ async def sse_async(request):
     return sse_response(stream())
 
 
-@answers_bad_parameters
+@answers_bad_input
 def sse_sync(request):
     """The same stream from a sync generator: under WSGI it holds a thread the whole time."""
     events, interval = _stream_shape(request)
@@ -170,8 +172,9 @@ SENTENCE = (
 
 
 def _token_shape(request) -> tuple[int, float]:
-    tokens = int_param(request, "tokens", 20, low=1, high=2_000)
-    delay_ms = int_param(request, "delay_ms", 50, low=0, high=10_000)
+    params = QueryParams(request.GET, ["tokens", "delay_ms"])
+    tokens = params.integer("tokens", 20, low=1, high=2_000)
+    delay_ms = params.integer("delay_ms", 50, low=0, high=10_000)
     return tokens, delay_ms / 1000
 
 
@@ -180,7 +183,7 @@ def token_events(tokens: int):
         yield sse_event({"token": SENTENCE[n % len(SENTENCE)]}, n)
 
 
-@answers_bad_parameters
+@answers_bad_input
 async def tokens_async(request):
     """Tokens as a model would emit them: each after a delay, then ``[DONE]`` (OpenAI-style)."""
     tokens, delay = _token_shape(request)
@@ -194,7 +197,7 @@ async def tokens_async(request):
     return sse_response(stream())
 
 
-@answers_bad_parameters
+@answers_bad_input
 def tokens_sync(request):
     tokens, delay = _token_shape(request)
 

@@ -6,7 +6,7 @@ It speaks the chat's wire format (a client sends ``{"type": "message", "text": .
 connected gets ``{"type": "message", "user", "text", "id"}``) and fans out with the websockets
 library's own ``broadcast()``: one JSON encoding, then one buffered write per connection, no
 framework, no channel layer, no database. Every path is one room. No origin check, no limits:
-it is a measuring stick for ``helpers.chat_fanout_bench``, never something to serve with.
+it is a measuring stick for ``helpers.bench.fanout``, never something to serve with.
 """
 
 from __future__ import annotations

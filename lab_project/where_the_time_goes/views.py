@@ -11,20 +11,13 @@ import time
 
 from django.http import JsonResponse
 
+from lab_project.params import QueryParams, answers_bad_input
+
 MAX_WAIT_MS = 5_000
 
 
-def _milliseconds(request, name: str, default: int) -> int | JsonResponse:
-    """``?name=`` as whole milliseconds in 0..MAX_WAIT_MS, or a 400 that says what is wrong."""
-    unknown = sorted(set(request.GET) - {name})
-    if unknown:
-        return JsonResponse({"error": f"unknown parameter {unknown[0]!r} (this view takes: {name})"}, status=400)
-    raw = request.GET.get(name, "").strip()
-    if raw == "":
-        return default
-    if not raw.isdigit() or int(raw) > MAX_WAIT_MS:
-        return JsonResponse({"error": f"{name}: a whole number from 0 to {MAX_WAIT_MS}, got {raw[:40]!r}"}, status=400)
-    return int(raw)
+def _wait_ms(request, default: int) -> int:
+    return QueryParams(request.GET, ["ms"]).integer("ms", default, low=0, high=MAX_WAIT_MS)
 
 
 async def trivial_async(request):
@@ -35,20 +28,18 @@ def trivial_sync(request):
     return JsonResponse({"ok": True, "view": "sync"})
 
 
+@answers_bad_input
 async def io_wait(request):
     """Await ``ms`` milliseconds (default 100): an upstream call without the upstream."""
-    ms = _milliseconds(request, "ms", 100)
-    if isinstance(ms, JsonResponse):
-        return ms
+    ms = _wait_ms(request, 100)
     await asyncio.sleep(ms / 1000)
     return JsonResponse({"waited_ms": ms})
 
 
+@answers_bad_input
 def which_thread(request):
     """A sync view (so it runs on the request's thread-sensitive thread) that holds it ``ms``."""
-    ms = _milliseconds(request, "ms", 0)
-    if isinstance(ms, JsonResponse):
-        return ms
+    ms = _wait_ms(request, 0)
     started = time.monotonic()
     time.sleep(ms / 1000)
     return JsonResponse({"thread": threading.get_ident(), "started": started, "finished": time.monotonic()})

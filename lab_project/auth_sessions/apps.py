@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class AuthSessionsConfig(AppConfig):
+    name = "lab_project.auth_sessions"
+    label = "lab_auth_sessions"
