@@ -55,10 +55,7 @@ class ThrowawayRedis(ProcessServer):
 
     def crash(self) -> None:
         """SIGKILL: what a crashed or OOM-killed Redis looks like to its clients."""
-        process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.kill()
-            process.wait()
+        self.kill_now()
 
     def pause(self) -> None:
         """SIGSTOP: Redis hangs with every connection open, as on a stalled host or a long fork."""
