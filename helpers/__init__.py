@@ -4,6 +4,11 @@
 
     server = await lab.start(fresh_db=True)     # lab_project under uvicorn, on this event loop
     reply = await lab.call_asgi(app, "/path/")   # one request in process, no socket
+
+    @server.view("try/hello/")                   # your own view, written in a cell (chapter 18)
+    async def hello(request): ...
+    print(await server.trace("try/hello/"))      # where its request ran
+    print(await lab.compare({"a": "try/a/", "b": "try/b/"}, clients=20, seconds=2))
     await server.stop()
 
 By concern, each with its own ``__all__``:
@@ -16,8 +21,17 @@ By concern, each with its own ``__all__``:
     helpers.bench      ``lab-bench``, the benchmark command
 """
 
-from helpers.clients import ChatRefused, ChatSession, call_asgi, chat, login_session, read_sse, time_request_in_thread
+from helpers.clients import (
+    ChatRefused,
+    ChatSession,
+    call_asgi,
+    chat,
+    login_session,
+    read_sse,
+    time_request_in_thread,
+)
 from helpers.measure import LoadResult, capture_log, interleaved, run_load
+from helpers.measure.load_compare import compare
 from helpers.server import (
     LabServer,
     LabServerError,
@@ -38,7 +52,7 @@ from helpers.server import (
 
 __all__ = [  # sorted; tests/library/test_exported_members.py pins it
     "ChatRefused", "ChatSession", "LabServer", "LabServerError", "LoadResult", "PortInUseError",
-    "ProcessServer", "Server", "ThreadServer", "call_asgi", "capture_log", "chat",
+    "ProcessServer", "Server", "ThreadServer", "call_asgi", "capture_log", "chat", "compare",
     "current_server", "interleaved", "login_session", "prepare_database", "read_sse", "run_load",
     "setup_django", "start", "start_process", "start_runserver", "start_thread_server",
     "start_wsgi", "status", "time_request_in_thread"

@@ -258,12 +258,15 @@ async def run_load(
     label: str | None = None,
     progress: bool = False,
     server_pid: int | None = None,
+    child_process: bool = False,
 ) -> LoadResult:
     """Load ``url`` with ``clients`` concurrent clients for ``duration`` s or ``requests`` requests.
 
     ``server_pid`` (a process server's ``.pid``) adds the server's CPU use, peak threads and
-    peak memory to the result. ``progress=True`` shows a tqdm bar (on stderr; leave it off in
-    notebooks, whose stderr is compared by the tests).
+    peak memory to the result. ``child_process=True`` runs even a single process's clients in
+    a child process: required when the server runs on this event loop. ``progress=True``
+    shows a tqdm bar (on stderr; leave it off in notebooks, whose stderr is compared by the
+    tests).
     """
     if (duration is None) == (requests is None):
         raise ValueError("give exactly one of duration= (seconds) or requests= (a count)")
@@ -279,7 +282,7 @@ async def run_load(
 
     watch = ServerWatch(server_pid).start() if server_pid is not None else None
     try:
-        parts = await _run_parts(url, clients, processes, duration, requests, timeout, label, progress)
+        parts = await _run_parts(url, clients, processes, duration, requests, timeout, label, progress, child_process)
     finally:
         server = await watch.stop() if watch is not None else None
     result = _merge(label, url, clients, parts)
@@ -287,8 +290,8 @@ async def run_load(
     return result
 
 
-async def _run_parts(url, clients, processes, duration, requests, timeout, label, progress) -> list[dict]:
-    if processes == 1:
+async def _run_parts(url, clients, processes, duration, requests, timeout, label, progress, child_process=False) -> list[dict]:
+    if processes == 1 and not child_process:
         bar = _progress_bar(label, duration, requests) if progress else None
         ticker = asyncio.create_task(_tick(bar, duration)) if bar is not None and duration else None
         try:

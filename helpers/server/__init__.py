@@ -8,14 +8,29 @@ Every server is a ``Server``: ``url``, ``ws_url``, ``start()``, ``stop()``, ``as
 """
 
 from helpers.server.base import Server
-from helpers.server.database import prepare_database, prepare_database_sync, setup_django
+from helpers.server.database import (
+    prepare_database,
+    prepare_database_sync,
+    setup_django,
+)
 from helpers.server.errors import LabServerError, PortInUseError
 from helpers.server.inprocess import DEFAULT_APP, bind_socket, free_port, load_app
 from helpers.server.kernel import LabServer, current_server, start
+from helpers.server.playground import (
+    MountError,
+    Playground,
+    PlaygroundSocket,
+    UserCodeError,
+)
 from helpers.server.process import ProcessServer, start_process
 from helpers.server.status import LabStatus, status
 from helpers.server.thread import ThreadServer, start_thread_server
-from helpers.server.wsgi import GunicornServer, RunserverServer, start_runserver, start_wsgi
+from helpers.server.wsgi import (
+    GunicornServer,
+    RunserverServer,
+    start_runserver,
+    start_wsgi,
+)
 
 __all__ = [
     "DEFAULT_APP",
@@ -23,11 +38,15 @@ __all__ = [
     "LabServer",
     "LabServerError",
     "LabStatus",
+    "MountError",
+    "Playground",
+    "PlaygroundSocket",
     "PortInUseError",
     "ProcessServer",
     "RunserverServer",
     "Server",
     "ThreadServer",
+    "UserCodeError",
     "bind_socket",
     "current_server",
     "free_port",

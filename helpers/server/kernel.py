@@ -19,6 +19,7 @@ from helpers.server.inprocess import (
     load_app,
     prepare_database_or_explain,
 )
+from helpers.server.playground import Playground, PlaygroundSocket, django_handler
 
 __all__ = ["LabServer", "current_server", "start"]
 
@@ -105,6 +106,46 @@ class LabServer(InProcessServer):
                 await self._task
         self._close_socket()
         self._task = None
+
+    # -- your own code, on this server (chapter 18; see helpers.server.playground) --------------
+    @property
+    def playground(self) -> Playground:
+        """What cells mounted on this server, and the errors their code raised (``.errors``)."""
+        if getattr(self, "_playground", None) is None:
+            self._playground = Playground()
+        return self._playground
+
+    def view(self, route: str, *, name: str | None = None):
+        """Decorator: serve a cell's view at ``route`` (under ``try/``); see ``Playground.view``."""
+        return self.playground.view(route, name=name)
+
+    def consumer(self, route: str):
+        """Decorator: serve a cell's Channels consumer at ``route`` (under ``ws/try/``)."""
+        return self.playground.consumer(route)
+
+    def unmount(self, route: str) -> None:
+        self.playground.unmount(route)
+
+    def mounted(self) -> list[str]:
+        return self.playground.mounted()
+
+    def experiment(self, *, middleware=None, add_middleware=(), **settings: Any):
+        """``with server.experiment(add_middleware=[...], DEBUG=True):`` — undone when the block ends."""
+        return self.playground.experiment(django_handler(self.app), middleware=middleware, add_middleware=add_middleware, **settings)
+
+    def websocket(self, route: str, **options: Any) -> PlaygroundSocket:
+        """``async with server.websocket("ws/try/echo/") as ws:`` a session with a mounted consumer."""
+        return self.playground.websocket(self.url, route, **options)
+
+    async def trace(self, path: str, *, method: str = "GET"):
+        """Where one request to ``path`` ran: loop, thread hops, middleware, signals, queries.
+
+        The request goes through this server's own Django handler (same middleware, same URLs,
+        same database) in process, so the trace holds this request only. See helpers.measure.trace.
+        """
+        from helpers.measure.trace import trace_request
+
+        return await trace_request(django_handler(self.app), path, method=method)
 
     def _close_socket(self) -> None:
         if self._socket is not None:

@@ -81,7 +81,7 @@ async def test_failed_startup_is_an_exception_not_sys_exit():
 async def test_stop_is_bounded_with_a_request_that_never_ends():
     async def never_ending(scope, receive, send):
         if scope["type"] == "lifespan":
-            while (msg := await receive())["type"] != "lifespan.shutdown":
+            while (await receive())["type"] != "lifespan.shutdown":
                 await send({"type": "lifespan.startup.complete"})
             await send({"type": "lifespan.shutdown.complete"})
             return
