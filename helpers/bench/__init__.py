@@ -5,6 +5,7 @@
     uv run lab-bench --only overhead,slow_io        # a subset (names: see --help)
     uv run lab-bench --only where_the_time_goes --sse 4000   # chapter 13, with its SSE target
     uv run lab-bench --only chat_fanout             # chapter 13's channel layers vs a raw broadcast
+    uv run lab-bench --only lean                    # chapter 13's lean path vs stock vs gunicorn gthread
 
 The experiments are the ones chapters 10, 11 and 13 run (``helpers.chapters.ch10_when_async_helps``,
 ``helpers.chapters.ch11_common_mistakes``), with larger sizes. Servers run in child processes with
@@ -34,6 +35,7 @@ from pathlib import Path
 
 from helpers.chapters import ch10_when_async_helps as helps
 from helpers.bench import fanout as chat_fanout_bench
+from helpers.bench import lean as lean_bench
 from helpers.bench import where_the_time_goes as where_the_time_goes_bench
 
 
@@ -202,7 +204,8 @@ STEPS: dict[str, Callable[[BenchContext], Awaitable[dict]]] = {
     "no_help": step_no_help,
     "mistakes": step_mistakes,
     "where_the_time_goes": where_the_time_goes_bench.bench_step,  # chapter 13: stock vs fast handler
-    "chat_fanout": chat_fanout_bench.bench_step,  # chapter 13: channel layers vs a raw websockets broadcast
+    "chat_fanout": chat_fanout_bench.bench_step,
+    "lean": lean_bench.bench_step,  # chapter 13: the lean path vs stock vs gunicorn gthread  # chapter 13: channel layers vs a raw websockets broadcast
 }
 
 

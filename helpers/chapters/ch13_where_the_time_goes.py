@@ -12,6 +12,9 @@ process). What is only this chapter's lesson is here:
 * ``InlineExecutor`` runs "thread-sensitive" work on the calling thread. A measuring instrument
   only — it answers "what would this request cost with no threads at all?" for views that do
   not touch the database — never something to serve with.
+* the lean path (``lab_project.lean``): ``count_lean_hops`` counts the jobs one request hands
+  its (lazily borrowed) thread; ``wsgi_app`` / ``time_per_wsgi_request`` price the same view
+  through Django's WSGIHandler in process, the baseline of "async costs more CPU than WSGI".
 """
 
 from __future__ import annotations
@@ -29,13 +32,18 @@ from helpers.measure.threads import CountingExecutor
 from lab_project.raw_asgi import app as raw_json_app  # the floor: no framework
 
 __all__ = [
+    "CPU_APPS",
     "ExecutorHandler",
     "InlineExecutor",
     "PerRequest",
+    "compare_cpu_per_request",
     "compare_per_request",
+    "count_lean_hops",
     "count_sync_hops",
     "raw_json_app",
     "time_per_request",
+    "time_per_wsgi_request",
+    "wsgi_app",
 ]
 
 
@@ -108,3 +116,108 @@ async def count_sync_hops(handler, path: str) -> int:
     finally:
         inner.shutdown(wait=True)
     return counting.last_executor.submitted
+
+
+# -- the lean path ---------------------------------------------------------------------------------
+async def count_lean_hops(path: str) -> tuple[int, bool]:
+    """(jobs one request through a LeanASGIHandler hands its thread, whether it borrowed one)."""
+    from lab_project.lean.executor import LazyRequestExecutor
+    from lab_project.lean.handler import LeanASGIHandler
+
+    jobs: list[int] = []
+    borrowed: list[bool] = []
+
+    class CountingLazyExecutor(LazyRequestExecutor):
+        def submit(self, fn, /, *args, **kwargs):
+            jobs.append(1)
+            return super().submit(fn, *args, **kwargs)
+
+        def release(self) -> None:
+            borrowed.append(self.bound is not None)
+            super().release()
+
+    class CountingLeanHandler(LeanASGIHandler):
+        executor_class = CountingLazyExecutor
+
+    await call_asgi(CountingLeanHandler(), path)
+    return len(jobs), borrowed == [True]
+
+
+def wsgi_app():
+    """Django's WSGIHandler, as gunicorn would call it."""
+    from django.core.handlers.wsgi import WSGIHandler
+
+    return WSGIHandler()
+
+
+def _wsgi_environ(path: str) -> dict:
+    import io
+    import sys
+
+    return {
+        "REQUEST_METHOD": "GET", "PATH_INFO": path, "QUERY_STRING": "", "SCRIPT_NAME": "",
+        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "80", "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "127.0.0.1", "REMOTE_ADDR": "127.0.0.1", "wsgi.input": io.BytesIO(b""),
+        "wsgi.errors": sys.stderr, "wsgi.url_scheme": "http", "wsgi.version": (1, 0),
+        "wsgi.multithread": True, "wsgi.multiprocess": False, "wsgi.run_once": False,
+    }  # fmt: skip
+
+
+def _call_wsgi(app, path: str) -> int:
+    status = []
+    body = app(_wsgi_environ(path), lambda s, headers, exc_info=None: status.append(s))
+    try:
+        b"".join(body)
+    finally:
+        body.close()  # sends request_finished, as a WSGI server must
+    return int(status[0].split()[0])
+
+
+def time_per_wsgi_request(app, path: str, requests: int = 300) -> PerRequest:
+    """``time_per_request`` for a WSGI app, called on this thread as a WSGI worker thread would."""
+    for _ in range(20):
+        _call_wsgi(app, path)
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(requests):
+        _call_wsgi(app, path)
+    return PerRequest((time.perf_counter() - wall) / requests, (time.process_time() - cpu) / requests)
+
+
+def _stock_asgi():
+    from django.core.handlers.asgi import ASGIHandler
+
+    return ASGIHandler()
+
+
+def _lean_asgi():
+    from lab_project.lean.handler import LeanASGIHandler
+
+    return LeanASGIHandler()
+
+
+# name -> (kind, app factory, path): each server's natural trivial view
+CPU_APPS = {
+    "WSGI (sync view)": ("wsgi", wsgi_app, "/time/trivial/sync/"),
+    "stock ASGI (async view)": ("asgi", _stock_asgi, "/time/trivial/async/"),
+    "lean ASGI (async view)": ("asgi", _lean_asgi, "/time/trivial/async/"),
+}
+
+
+async def compare_cpu_per_request(requests: int = 200, rounds: int = 5) -> dict[str, PerRequest]:
+    """Best-of-``rounds`` cost per request of WSGI, stock ASGI and lean ASGI, interleaved, in process.
+
+    The WSGI handler runs on a thread of its own (as a gunicorn worker thread does) so the
+    event loop's thread stays free; CPU is the whole process's either way.
+    """
+    import asyncio
+
+    apps = {name: (kind, make(), path) for name, (kind, make, path) in CPU_APPS.items()}
+
+    async def one(name: str, subject) -> PerRequest:
+        kind, app, path = subject
+        if kind == "wsgi":
+            return await asyncio.to_thread(time_per_wsgi_request, app, path, requests)
+        return await time_per_request(app, path, requests)
+
+    samples = await interleaved(apps, one, rounds=rounds)
+    return {name: PerRequest(min(s.wall for s in values), min(s.cpu for s in values)) for name, values in samples.items()}

@@ -21,6 +21,7 @@ import contextlib
 import errno
 import importlib
 import logging
+import os
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -32,9 +33,27 @@ from helpers.server.database import prepare_database, setup_django
 from helpers.server.errors import LabServerError, PortInUseError
 from lab_project.header_limits import BoundedHeadersProtocol
 
-__all__ = ["DEFAULT_APP", "InProcessServer", "KernelFriendlyServer", "bind_socket", "free_port", "lab_uvicorn_config", "load_app", "prepare_database_or_explain"]
+__all__ = ["ASGI_APPS", "DEFAULT_APP", "InProcessServer", "asgi_app_from_env", "KernelFriendlyServer", "bind_socket", "free_port", "lab_uvicorn_config", "load_app", "prepare_database_or_explain"]
 
-DEFAULT_APP = "lab_project.asgi:application"
+# The entry points a lab server can run; LAB_ASGI picks the default for every server the helpers
+# start (in process, on a thread, in a child process). Stock unless told otherwise, so the
+# chapters teach real Django; ``LAB_ASGI=lean`` runs the whole lab on chapter 13's lean path.
+ASGI_APPS = {
+    "stock": "lab_project.asgi:application",
+    "fast": "lab_project.fast_asgi:application",
+    "lean": "lab_project.lean_asgi:application",
+}
+
+
+def asgi_app_from_env() -> str:
+    """The ``module:attribute`` that ``LAB_ASGI`` (stock, fast or lean; default stock) names."""
+    choice = (os.environ.get("LAB_ASGI") or "stock").strip().lower()
+    if choice not in ASGI_APPS:
+        raise ValueError(f"LAB_ASGI={choice!r} is not one of {', '.join(ASGI_APPS)} (unset means stock).")
+    return ASGI_APPS[choice]
+
+
+DEFAULT_APP = asgi_app_from_env()
 
 
 class _DropCancelledRequestTracebacks(logging.Filter):

@@ -3,6 +3,9 @@
 The in-kernel server shares a loop (and a core) with the cells that call it. A separate
 process is what a deployment looks like: chat across processes over Redis, and load tests
 whose client must not run on the server's loop, need one.
+
+The default app is ``DEFAULT_APP``, which ``LAB_ASGI`` chooses (stock, fast or lean; see
+``helpers.server.inprocess``); the child inherits ``LAB_ASGI`` with the rest of the environment.
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ class ProcessServer(ChildProcess, Server):
             *self.extra_args,
         ]  # fmt: skip
 
-    async def start(self, timeout: float = 30.0) -> ProcessServer:
+    async def start(self, timeout: float = 60.0) -> ProcessServer:
         """Start the process; return once ``ready()`` (``/health/`` answers), or raise with its log."""
         if not self.is_running:
             await self.spawn_and_wait(self.ready, timeout)
@@ -71,8 +74,11 @@ class ProcessServer(ChildProcess, Server):
             return False
 
 
-async def start_process(*, timeout: float = 30.0, **options) -> ProcessServer:
+async def start_process(*, timeout: float = 60.0, **options) -> ProcessServer:
     """Start lab_project in a separate uvicorn process (see ``ProcessServer`` for options).
+
+    The generous timeout is for a busy machine: a process pinned to one shared core (chapter 13)
+    once took over 30 s to import Django and answer ``/health/`` on a loaded 2-core box.
 
     ``env={"REDIS_URL": "off"}`` runs it without Redis; by default it inherits this process's
     environment, so it shares the same database and Redis as the kernel.

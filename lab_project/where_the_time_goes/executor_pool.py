@@ -25,6 +25,7 @@ import os
 import threading
 import weakref
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -93,11 +94,22 @@ class RequestExecutor(ThreadPoolExecutor):
 class ExecutorPool:
     """Idle single-thread executors for thread-sensitive request code."""
 
-    def __init__(self, max_idle: int = 256, thread_name_prefix: str = "lab-request") -> None:
+    def __init__(
+        self,
+        max_idle: int = 256,
+        thread_name_prefix: str = "lab-request",
+        *,
+        cleanup: Callable[[], None] = forget_request_state,
+        on_retire: Callable[[], None] | None = None,
+    ) -> None:
+        """``cleanup`` runs on the thread after each request; ``on_retire`` before its thread stops
+        (the lean handler closes the thread's kept database connections there)."""
         if max_idle < 0:
             raise ValueError(f"max_idle must be >= 0, got {max_idle}")
         self.max_idle = max_idle
         self.thread_name_prefix = thread_name_prefix
+        self.cleanup = cleanup
+        self.on_retire = on_retire
         self._idle: deque[RequestExecutor] = deque()
         self._lock = threading.Lock()
         self._returned = threading.Condition(self._lock)
@@ -134,7 +146,7 @@ class ExecutorPool:
             self._returning += 1
         left_over_work = executor.busy
         try:
-            cleanup = executor.submit(forget_request_state)
+            cleanup = executor.submit(self.cleanup)
         except RuntimeError:  # shut down already (interpreter exit): nothing runs on it any more
             self._cleaned(executor, None, put_back=False)
             return
@@ -152,7 +164,15 @@ class ExecutorPool:
             else:
                 self._counts.retired += 1
         if not keep:
-            executor.shutdown(wait=False)  # the worker exits on its own; nobody waits for it
+            self._retire(executor)
+
+    def _retire(self, executor: RequestExecutor) -> None:
+        if self.on_retire is not None:
+            try:
+                executor.submit(self.on_retire)  # queued: runs before the worker exits
+            except RuntimeError:  # already shut down
+                pass
+        executor.shutdown(wait=False)  # the worker exits on its own; nobody waits for it
 
     def _cleaned(self, executor: RequestExecutor, done: Future | None, put_back: bool) -> None:
         # Runs on the executor's own thread, as the clean-up job's done-callback.
@@ -164,7 +184,7 @@ class ExecutorPool:
         elif put_back or done is None:
             with self._lock:
                 self._counts.retired += 1
-            executor.shutdown(wait=False)
+            self._retire(executor)
         with self._lock:
             self._returning -= 1
             self._returned.notify_all()
@@ -193,7 +213,7 @@ class ExecutorPool:
             idle, self._idle = list(self._idle), deque()
             self._counts.retired += len(idle)
         for executor in idle:
-            executor.shutdown(wait=False)
+            self._retire(executor)
 
 
 _pools: weakref.WeakSet[ExecutorPool] = weakref.WeakSet()
