@@ -12,11 +12,15 @@ that thread. Django's own receivers are:
 * ``close_caches`` (``django.core.cache``): calls ``close()`` on the caches this context
   initialised; ``BaseCache.close`` (locmem, Redis, database, file, dummy) is a no-op.
 
-Anything else connected — another sync receiver, any async receiver — and the signal is sent
-exactly as stock. The lab's tests connect receivers of their own and check both paths.
+Async receivers (django-async-backend's ``close_old_async_connections``, say) need no thread:
+they are awaited on the loop, concurrently, as ``Signal.asend`` runs them. Any other sync receiver
+connected and the signal is sent exactly as stock. The lab's tests connect receivers of their
+own and check both paths.
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from django.core.cache import caches, close_caches
 from django.core.cache.backends.base import BaseCache
@@ -39,9 +43,16 @@ def _caches_close_is_a_no_op() -> bool:
     return all(type(cache).close is BaseCache.close for cache in caches.all(initialized_only=True))
 
 
+async def _await_all(receivers, signal, sender, **named) -> None:
+    """Async receivers on the loop, concurrently, with ``asyncio.gather`` as ``Signal.asend``
+    runs them (so an error propagates as it would from ``asend``, not in an ExceptionGroup)."""
+    if receivers:
+        await asyncio.gather(*(receiver(signal=signal, sender=sender, **named) for receiver in receivers))
+
+
 async def send_request_started(sender, scope, executor: LazyRequestExecutor | None) -> None:
     sync_receivers, async_receivers = request_started._live_receivers(sender)
-    if executor is None or executor.bound is not None or async_receivers or not set(sync_receivers) <= ON_THE_REQUEST_THREADS_CONNECTIONS:
+    if executor is None or executor.bound is not None or not set(sync_receivers) <= ON_THE_REQUEST_THREADS_CONNECTIONS:
         await request_started.asend(sender=sender, scope=scope)
         return
     if sync_receivers:
@@ -52,15 +63,14 @@ async def send_request_started(sender, scope, executor: LazyRequestExecutor | No
                 receiver(signal=request_started, sender=sender, scope=scope)
 
         executor.deferred_on_bind = deferred
+    await _await_all(async_receivers, request_started, sender, scope=scope)
 
 
 def _finished_receivers_inline(sender, executor: LazyRequestExecutor | None):
-    """The receivers to call inline, or None when the signal must be sent as stock."""
+    """(sync receivers to call inline, async receivers to await), or None to send it as stock."""
     if executor is None:
         return None
     sync_receivers, async_receivers = request_finished._live_receivers(sender)
-    if async_receivers:
-        return None
     inline = []
     for receiver in sync_receivers:
         if receiver is close_old_connections:
@@ -74,17 +84,19 @@ def _finished_receivers_inline(sender, executor: LazyRequestExecutor | None):
             inline.append(receiver)
         else:
             return None
-    return inline
+    return inline, async_receivers
 
 
 async def send_request_finished(sender, executor: LazyRequestExecutor | None) -> None:
     """``request_finished`` for a request that produced no response (the client went away)."""
-    inline = _finished_receivers_inline(sender, executor)
-    if inline is None:
+    decided = _finished_receivers_inline(sender, executor)
+    if decided is None:
         await request_finished.asend(sender=sender)
         return
+    inline, async_receivers = decided
     for receiver in inline:
         receiver(signal=request_finished, sender=sender)
+    await _await_all(async_receivers, request_finished, sender)
 
 
 def _closer_is_inline_safe(closer) -> bool:
@@ -101,14 +113,15 @@ def _closer_is_inline_safe(closer) -> bool:
 
 async def close_response(response, executor: LazyRequestExecutor | None) -> None:
     """``response.close()``: inline when its closers and receivers can do no I/O, else a hop."""
-    inline = None
+    decided = None
     if type(response).close is HttpResponseBase.close and all(map(_closer_is_inline_safe, response._resource_closers)):
-        inline = _finished_receivers_inline(response._handler_class, executor)
-    if inline is None:
+        decided = _finished_receivers_inline(response._handler_class, executor)
+    if decided is None:
         from asgiref.sync import sync_to_async
 
         await sync_to_async(response.close)()
         return
+    inline, async_receivers = decided
     # HttpResponseBase.close, with request_finished's sync receivers narrowed as decided above.
     for closer in response._resource_closers:
         try:
@@ -119,3 +132,4 @@ async def close_response(response, executor: LazyRequestExecutor | None) -> None
     response.closed = True
     for receiver in inline:
         receiver(signal=request_finished, sender=response._handler_class)
+    await _await_all(async_receivers, request_finished, response._handler_class)

@@ -133,6 +133,42 @@ async def test_an_async_view_runs_without_any_thread(test_urls, app, pool):
     assert pool.counts().created == 0 and pool.counts().lent == 0
 
 
+async def test_async_request_signal_receivers_are_awaited_on_the_loop_without_a_thread(test_urls, app, pool):
+    """An async receiver (django-async-backend connects one) needs no thread: it is awaited on the
+    loop, as ``Signal.asend`` would, once per signal; stock would hop for the sync receivers."""
+    from django.core.signals import request_finished, request_started
+
+    heard = []
+
+    async def receiver(signal, sender, **kwargs):
+        heard.append((signal is request_started, threading.current_thread() is threading.main_thread()))
+
+    request_started.connect(receiver, weak=False)
+    request_finished.connect(receiver, weak=False)
+    try:
+        with count_thread_starts() as started:
+            await json_of(app, "/time/trivial/async/")
+    finally:
+        request_started.disconnect(receiver)
+        request_finished.disconnect(receiver)
+    assert started.count == 0 and pool.counts().lent == 0
+    assert heard == [(True, True), (False, True)]  # started, then finished, both on the loop's thread
+
+
+async def test_an_error_in_an_async_request_receiver_propagates_as_from_asend(test_urls, app):
+    from django.core.signals import request_started
+
+    async def broken(signal, sender, **kwargs):
+        raise LookupError("receiver failed")
+
+    request_started.connect(broken, weak=False)
+    try:
+        with pytest.raises(LookupError, match="receiver failed"):
+            await json_of(app, "/time/trivial/async/")
+    finally:
+        request_started.disconnect(broken)
+
+
 async def test_a_sync_view_still_runs_in_a_thread(test_urls, app, pool):
     reply = await json_of(app, "/time/thread/")
     assert reply["thread"] != threading.get_ident()
