@@ -8,6 +8,11 @@ true}``) use the real server at ``REDIS_URL`` (default ``redis://127.0.0.1:6379/
 compose file puts it). Without one they skip, with the reason, unless ``LAB_REQUIRE_REDIS=1``
 (set by CI): then a missing Redis is a failure, because a green run that skipped the Redis
 parts would be a lie.
+
+PostgreSQL, the same rule: tests marked ``postgres`` (and notebooks whose metadata says
+``"lab": {"needs_postgres": true}``) need a server (``lab_project.config.postgres_choice``:
+``DATABASE_URL`` if it is PostgreSQL, else ``LAB_POSTGRES_URL``, else 127.0.0.1:5432). Without
+one they skip with the reason, unless ``LAB_REQUIRE_POSTGRES=1`` (set by CI).
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/0")
 os.environ["LAB_REDIS_PREFIX"] = f"labtest{os.getpid()}"
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "lab_project.settings")
 
-from lab_project.config import redis_answers  # noqa: E402
+from lab_project.config import postgres_choice, redact, redis_answers  # noqa: E402
 
 import helpers as lab  # noqa: E402
 from helpers.server import prepare_database_sync  # noqa: E402
@@ -41,6 +46,10 @@ REDIS_UP = redis_answers(REDIS_URL)
 CHROMIUM = Path("/usr/bin/chromium")
 BROWSER_REQUIRED = os.environ.get("LAB_REQUIRE_BROWSER", "").lower() in {"1", "true", "yes"}
 
+# Looked up before this process exports a database of its own (prepare_database_sync).
+POSTGRES_URL, POSTGRES_TRIED = postgres_choice()
+POSTGRES_REQUIRED = os.environ.get("LAB_REQUIRE_POSTGRES", "").lower() in {"1", "true", "yes"}
+
 prepare_database_sync(fresh=True)
 # What Django's own test runner does first: allow the test client's 'testserver' host, etc.
 setup_test_environment()
@@ -54,38 +63,40 @@ def _no_redis_reason() -> str:
     return f"no Redis answers at {REDIS_URL} (start one with `docker compose up -d`)"
 
 
-def _require_browser(items: list[pytest.Item]) -> None:
-    needs_browser = [item for item in items if item.get_closest_marker("browser")]
-    if not needs_browser or CHROMIUM.exists():
+def _no_postgres_reason() -> str:
+    tried = ", ".join(redact(url) for url in POSTGRES_TRIED)
+    return f"no PostgreSQL answers at {tried} (start one with `docker compose up -d`, or set LAB_POSTGRES_URL)"
+
+
+def _require(items: list[pytest.Item], what: str, available: bool, reason: str, required: bool, flag: str) -> None:
+    """Skip the items needing ``what`` (marker or notebook metadata) with ``reason`` when it is
+    not available; with ``flag=1`` (CI) fail the run instead, since a skip there would be a lie."""
+    needs = [item for item in items if item.get_closest_marker(what) or _notebook_needs(item, f"needs_{what}")]
+    if not needs or available:
         return
-    reason = f"no Chromium at {CHROMIUM} (install Debian's `chromium` package)"
-    if BROWSER_REQUIRED:
-        raise pytest.UsageError(f"LAB_REQUIRE_BROWSER=1 but {reason}: browser tests must run, not skip.")
-    for item in needs_browser:
+    if required:
+        raise pytest.UsageError(f"{flag}=1 but {reason}: {what} tests must run, not skip.")
+    for item in needs:
         item.add_marker(pytest.mark.skip(reason=reason))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    _require_browser(items)
-    needs_redis = [item for item in items if item.get_closest_marker("redis") or _notebook_needs_redis(item)]
-    if not needs_redis or REDIS_UP:
-        return
-    if REDIS_REQUIRED:
-        raise pytest.UsageError(f"LAB_REQUIRE_REDIS=1 but {_no_redis_reason()}: Redis tests must run, not skip.")
-    for item in needs_redis:
-        item.add_marker(pytest.mark.skip(reason=_no_redis_reason()))
+    no_browser = f"no Chromium at {CHROMIUM} (install Debian's `chromium` package)"
+    _require(items, "browser", CHROMIUM.exists(), no_browser, BROWSER_REQUIRED, "LAB_REQUIRE_BROWSER")
+    _require(items, "postgres", bool(POSTGRES_URL), _no_postgres_reason(), POSTGRES_REQUIRED, "LAB_REQUIRE_POSTGRES")
+    _require(items, "redis", REDIS_UP, _no_redis_reason(), REDIS_REQUIRED, "LAB_REQUIRE_REDIS")
 
 
 _notebook_metadata_cache: dict[Path, dict] = {}
 
 
-def _notebook_needs_redis(item: pytest.Item) -> bool:
+def _notebook_needs(item: pytest.Item, what: str) -> bool:
     path = Path(str(item.fspath))
     if path.suffix != ".ipynb":
         return False
     if path not in _notebook_metadata_cache:
         _notebook_metadata_cache[path] = json.loads(path.read_text()).get("metadata", {}).get("lab", {})
-    return bool(_notebook_metadata_cache[path].get("needs_redis"))
+    return bool(_notebook_metadata_cache[path].get(what))
 
 
 @pytest.fixture(scope="session")
@@ -94,6 +105,14 @@ def redis_url() -> str:
     if not REDIS_UP:
         pytest.fail(_no_redis_reason())
     return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """A PostgreSQL server's URL for tests marked ``postgres`` (collection skipped or failed them)."""
+    if not POSTGRES_URL:
+        pytest.fail(_no_postgres_reason())
+    return POSTGRES_URL
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,18 @@ Redis, one rule for every process and chapter (``redis_choice``):
 * ``REDIS_URL=redis://...``: use that Redis if it answers;
 * ``REDIS_URL=off`` (or ``none``, ``no``, ``false``, ``0``): no Redis, on purpose.
 
+PostgreSQL (chapter 17, and ``DATABASE_URL=postgres://...`` for every chapter):
+
+* ``LAB_DB_POOL``: Django's own connection pool (psycopg_pool) on PostgreSQL. Default ``on``
+  (``DEFAULT_POOL_SIZE`` connections at most per process); a number sets that maximum; ``off``
+  opens one connection per thread, as stock Django does;
+* ``LAB_DB_BACKEND``: ``django`` (default) or ``async`` (django-async-backend: native async
+  queries on ``Model.async_objects``, ``async_atomic``; PostgreSQL only);
+* ``LAB_DB_CONN_MAX_AGE``: seconds a connection may be kept (only without a pool; default 0);
+* ``LAB_POSTGRES_URL``: where the PostgreSQL-only parts (chapter 17, tests marked ``postgres``)
+  find a server when ``DATABASE_URL`` is not PostgreSQL; unset, the compose file's address and
+  then a local server's ``postgres`` role are tried (``postgres_choice``).
+
 Without Redis the lab falls back to the in-memory channel layer and the local-memory cache, so
 a newcomer without Docker still gets a working lab. ``lab.status()`` then says so in one line
 (``LabConfig.notice``); importing the settings prints nothing, so the line appears once.
@@ -154,6 +166,109 @@ def redact(url: str) -> str:
     return parts._replace(netloc=netloc).geturl()
 
 
+# -- PostgreSQL ---------------------------------------------------------------------------------
+POSTGRES_SCHEMES = frozenset({"postgres", "postgresql", "pgsql", "postgis"})
+# Tried in this order when LAB_POSTGRES_URL is unset: the compose file's server, then a local
+# server's default superuser (what `apt install postgresql` gives, and what CI runs).
+POSTGRES_CANDIDATES = ("postgres://lab@127.0.0.1:5432/lab", "postgres://postgres@127.0.0.1:5432/lab")
+DB_BACKENDS = {
+    "django": "django.db.backends.postgresql (the a-methods run the sync driver on threads)",
+    "async": "django_async_backend.db.backends.postgresql (native async queries on async_objects)",
+}
+# Connections one process may hold: chapter 2's burst of 200 requests queues for these instead
+# of opening 200 (a stock PostgreSQL refuses the 101st). Several lab processes share a server.
+DEFAULT_POOL_SIZE = 10
+# How long a request waits for a pooled connection before the lab answers 503 (never a hang);
+# LAB_DB_POOL_TIMEOUT overrides it (seconds).
+POOL_TIMEOUT_S = 10.0
+
+
+def is_postgres(url: str | None) -> bool:
+    return bool(url) and urlsplit(url).scheme in POSTGRES_SCHEMES
+
+
+def postgres_answers(url: str, timeout: float = 1.0) -> bool:
+    """True when the PostgreSQL server of ``url`` accepts this role (on its ``postgres`` database).
+
+    The maintenance database rather than the URL's: the lab creates its own databases there.
+    """
+    import psycopg
+
+    parts = urlsplit(url)
+    try:
+        with psycopg.connect(
+            host=parts.hostname or "127.0.0.1", port=parts.port or 5432, user=parts.username or None,
+            password=parts.password or None, dbname="postgres", connect_timeout=max(1, round(timeout)),
+        ):  # fmt: skip
+            return True
+    except psycopg.Error:
+        return False
+
+
+def postgres_choice() -> tuple[str | None, list[str]]:
+    """(a PostgreSQL URL that answers or None, the URLs tried).
+
+    ``DATABASE_URL`` first when it names PostgreSQL, then ``LAB_POSTGRES_URL``, then the
+    default addresses. Called by what needs PostgreSQL (chapter 17, the tests), not by settings.
+    """
+    shared = shared_database_url()
+    if is_postgres(shared):
+        candidates = [shared]
+    elif os.environ.get("LAB_POSTGRES_URL"):
+        candidates = [os.environ["LAB_POSTGRES_URL"]]
+    else:
+        candidates = list(POSTGRES_CANDIDATES)
+    for url in candidates:
+        if postgres_answers(url):
+            return url, candidates
+    return None, candidates
+
+
+def pool_size() -> int:
+    """``LAB_DB_POOL``: the pool's maximum size; 0 means no pool."""
+    raw = (os.environ.get("LAB_DB_POOL") or "on").strip().lower()
+    if raw in {"on", "1", "true", "yes"}:
+        return DEFAULT_POOL_SIZE
+    if raw in {"off", "0", "false", "no", "none"}:
+        return 0
+    if raw.isdigit() and 2 <= int(raw) <= 1000:
+        return int(raw)
+    raise ValueError(f"LAB_DB_POOL={raw!r}: use on, off, or the pool's maximum size (2 to 1000).")
+
+
+def pool_timeout() -> float:
+    raw = (os.environ.get("LAB_DB_POOL_TIMEOUT") or "").strip()
+    try:
+        value = float(raw) if raw else POOL_TIMEOUT_S
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 600:
+        raise ValueError(f"LAB_DB_POOL_TIMEOUT={raw!r} must be a number of seconds between 0 and 600.")
+    return value
+
+
+def db_backend_choice(database_url: str) -> str:
+    """``LAB_DB_BACKEND``: a key of ``DB_BACKENDS``; the async one only on PostgreSQL."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    raw = (os.environ.get("LAB_DB_BACKEND") or "django").strip().lower()
+    if raw not in DB_BACKENDS:
+        raise ImproperlyConfigured(f"LAB_DB_BACKEND={raw!r} is not a database backend: use one of {', '.join(DB_BACKENDS)}.")
+    if raw == "async" and not is_postgres(database_url):
+        raise ImproperlyConfigured(
+            f"LAB_DB_BACKEND=async needs PostgreSQL, but the database is {redact(database_url)}: "
+            "set DATABASE_URL=postgres://... (docker compose up -d starts one), or unset LAB_DB_BACKEND."
+        )
+    return raw
+
+
+def conn_max_age() -> int:
+    raw = (os.environ.get("LAB_DB_CONN_MAX_AGE") or "0").strip()
+    if not raw.isdigit():
+        raise ValueError(f"LAB_DB_CONN_MAX_AGE={raw!r} must be a whole number of seconds.")
+    return int(raw)
+
+
 @dataclass(frozen=True)
 class LabConfig:
     data_dir: Path
@@ -165,6 +280,10 @@ class LabConfig:
     anonymous_chat: bool = True
     redis_prefix: str = "lab"
     channel_layer: str = "memory"  # a key of CHANNEL_LAYERS
+    db_backend: str = "django"  # a key of DB_BACKENDS
+    db_pool_size: int = 0  # 0: no pool (and always 0 off PostgreSQL)
+    db_pool_timeout: float = POOL_TIMEOUT_S
+    db_conn_max_age: int = 0
 
     @property
     def uses_redis(self) -> bool:
@@ -198,9 +317,14 @@ def load() -> LabConfig:
     folder = data_dir()
     reachable, requested = redis_choice()
     hosts = os.environ.get("LAB_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]")
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{default_database_path(folder)}"
+    max_age = conn_max_age()
+    pool = pool_size() if is_postgres(database_url) else 0
+    if pool and max_age:
+        raise ValueError(f"LAB_DB_CONN_MAX_AGE={max_age} needs LAB_DB_POOL=off: Django's pool refuses persistent connections.")
     return LabConfig(
         data_dir=folder,
-        database_url=os.environ.get("DATABASE_URL") or f"sqlite:///{default_database_path(folder)}",
+        database_url=database_url,
         redis_url=reachable,
         redis_requested=requested,
         debug=_flag("LAB_DEBUG", True),
@@ -209,4 +333,8 @@ def load() -> LabConfig:
         # Keys and channel names carry this prefix, so parallel runs on one Redis stay apart.
         redis_prefix=os.environ.get("LAB_REDIS_PREFIX", "lab"),
         channel_layer=channel_layer_choice(reachable is not None),
+        db_backend=db_backend_choice(database_url),
+        db_pool_size=pool,
+        db_pool_timeout=pool_timeout(),
+        db_conn_max_age=max_age,
     )

@@ -32,6 +32,7 @@ LAB_APPS = [
     "lab_project.auth_sessions",
     "lab_project.testing_async",
     "lab_project.background_tasks",
+    "lab_project.async_database",
 ]
 
 INSTALLED_APPS = [
@@ -77,7 +78,31 @@ TEMPLATES = [
     },
 ]
 
-DATABASES = {"default": dj_database_url.parse(LAB.database_url, conn_max_age=0)}
+DATABASES = {"default": dj_database_url.parse(LAB.database_url, conn_max_age=LAB.db_conn_max_age)}
+if LAB.db_backend == "async":
+    # django-async-backend: the same sync DatabaseWrapper for migrations and the a-methods, plus
+    # AsyncDatabaseWrapper (async_connections) for the native async_objects queries.
+    DATABASES["default"]["ENGINE"] = "django_async_backend.db.backends.postgresql"
+    INSTALLED_APPS.append("django_async_backend")  # patches every model with async_objects
+    # Its warning about pools under WSGI fires on every sync connection, migrations included;
+    # the lab serves async backends under ASGI only (chapter 17 shows why).
+    ASYNC_BACKEND_DISABLE_POOL_WARNING = True
+if LAB.db_pool_size:
+    # Django's own pool (psycopg_pool, Django 5.1+): a request borrows a connection and gives it
+    # back when it ends, so a burst of requests queues for a few connections instead of opening
+    # one each past max_connections. The async backend opens a second pool, an async one, from
+    # these same options: each gets half, so the process stays within LAB_DB_POOL.
+    pool_max = LAB.db_pool_size // 2 if LAB.db_backend == "async" else LAB.db_pool_size
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": max(pool_max, 1),
+        "timeout": LAB.db_pool_timeout,  # then PoolTimeout, answered 503 by the middleware below
+        "max_idle": 60,  # idle connections beyond min_size close after a minute
+    }
+if config.is_postgres(LAB.database_url):
+    # Out of connections (pool timeout, or PostgreSQL's "too many clients") -> 503 with a reason.
+    # PostgreSQL only, so the SQLite stack, and every output stored from it, is unchanged.
+    MIDDLEWARE.append("lab_project.async_database.middleware.DatabaseBusyMiddleware")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Concurrent async requests write from several threads at once. WAL lets readers and a
     # writer coexist; IMMEDIATE transactions take the write lock up front so they wait for

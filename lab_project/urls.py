@@ -20,5 +20,6 @@ urlpatterns = [
     path("auth/", include("lab_project.auth_sessions.urls")),
     path("testing/", include("lab_project.testing_async.urls")),
     path("tasks/", include("lab_project.background_tasks.urls")),
+    path("db/", include("lab_project.async_database.urls")),
     path("try/", include("lab_project.playground.urls")),  # cells mount here (chapter 18)
 ]

@@ -161,6 +161,7 @@ def _switch_to(name: str, url: str, *, shared_url: str | None) -> None:
 
     for connection in connections.all(initialized_only=True):
         connection.close()
+    _close_pools()  # a pool keeps connections to the database we leave, and would hand them out
     settings.DATABASES["default"]["NAME"] = name
     connections["default"].settings_dict["NAME"] = name  # the same dict today; set both, as Django does
     ContentType.objects.clear_cache()  # ids cached from the database we leave
@@ -168,6 +169,26 @@ def _switch_to(name: str, url: str, *, shared_url: str | None) -> None:
     os.environ["DATABASE_URL"] = url
     os.environ[KERNEL_DATABASE_ENV] = url
     os.environ[SHARED_DATABASE_ENV] = shared_url or ""
+
+
+def _close_pools() -> None:
+    """Close Django's connection pools (``OPTIONS["pool"]``), sync and async, of every alias.
+
+    A pool is made once per alias from the settings of the moment; after ``NAME`` changes it
+    must be made again. The async backend's pool (an ``AsyncConnectionPool``) belongs to an
+    event loop this function may not be on: it is dropped, and its connections close when it is
+    collected (they are idle: the kernel switches databases before it serves anything).
+    """
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        # The class's registry, not ``connection.pool``: that property makes a pool if none exists.
+        if connection.alias in getattr(type(connection), "_connection_pools", {}):
+            connection.close_pool()
+    with contextlib.suppress(ImportError):
+        from django_async_backend.db.backends.postgresql.async_base import AsyncDatabaseWrapper
+
+        AsyncDatabaseWrapper._connection_pools.clear()
 
 
 def _remember(kind: str, what: Any) -> None:
@@ -185,6 +206,7 @@ def _remove_own_database(owner: int) -> None:
 
     with contextlib.suppress(Exception):
         connections.close_all()
+        _close_pools()  # before the drop: WITH (FORCE) would cut them, and their threads complain
     if "sqlite" in _owned:
         sqlite_copies.remove_copy(_owned["sqlite"])
     if "postgres" in _owned:

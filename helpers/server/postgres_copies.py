@@ -24,13 +24,14 @@ from urllib.parse import urlsplit
 from helpers.server.migrations import fingerprint, migrate_elsewhere
 from helpers.server.pids import process_is_alive
 
-__all__ = ["advisory_lock", "drop_database", "fresh_database"]
+__all__ = ["admin_connection", "advisory_lock", "drop_database", "fresh_database", "url_for", "wait_until_unused"]
 
 LOCK_NAMESPACE = b"async-django-lab: migrate "
 COMMENT_PREFIX = "async-django-lab migrations "
 
 
-def _admin_connection(shared: dict[str, Any]):
+def admin_connection(shared: dict[str, Any]):
+    """An autocommit session on the server's maintenance database ``postgres``, as ``shared``'s user."""
     import psycopg
 
     params = {
@@ -47,7 +48,7 @@ def _admin_connection(shared: dict[str, Any]):
 def advisory_lock(shared: dict[str, Any]) -> Iterator[Any]:
     """Hold the lab's lock for the database ``shared["NAME"]``; yields an autocommit connection."""
     key = int.from_bytes(hashlib.sha256(LOCK_NAMESPACE + shared["NAME"].encode()).digest()[:8], "big", signed=True)
-    with _admin_connection(shared) as admin:  # closing the session would release the lock too
+    with admin_connection(shared) as admin:  # closing the session would release the lock too
         admin.execute("SELECT pg_advisory_lock(%s)", (key,))
         try:
             yield admin
@@ -72,6 +73,7 @@ def fresh_database(shared: dict[str, Any], shared_url: str, *, keep_existing: bo
             return own, True
         # Same name as a dead process's (a recycled pid): nothing of ours is connected to it.
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(own)))
+        wait_until_unused(admin, template)
         admin.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(own), sql.Identifier(template)))
     return own, False
 
@@ -97,8 +99,21 @@ def _migrate_template(admin: Any, template: str, template_url: str) -> None:
     name = sql.Identifier(template)
     admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
     admin.execute(sql.SQL("CREATE DATABASE {}").format(name))
-    migrate_elsewhere(template_url)  # that process has exited: nobody is connected to the template
+    migrate_elsewhere(template_url)
+    # That process has exited, but PostgreSQL ends its sessions (the pool's among them) a moment
+    # later; CREATE DATABASE ... TEMPLATE refuses a template anyone is still connected to.
+    wait_until_unused(admin, template)
     admin.execute(sql.SQL("COMMENT ON DATABASE {} IS {}").format(name, sql.Literal(wanted)))
+
+
+def wait_until_unused(admin: Any, name: str, timeout: float = 10.0) -> None:
+    """Return once no session is connected to database ``name`` (or after ``timeout`` s)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    query = "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
+    while admin.execute(query, (name,)).fetchone()[0] and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def drop_dead_databases(admin: Any, base: str) -> list[str]:
@@ -124,5 +139,5 @@ def drop_database(shared: dict[str, Any], name: str) -> None:
     """Drop one process's database (at its exit); its children's sessions are cut."""
     from psycopg import sql
 
-    with _admin_connection(shared) as admin:
+    with admin_connection(shared) as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
