@@ -121,6 +121,13 @@ async def test_odd_headers_never_crash_the_real_server(lab_server, headers):
             async with client.stream("GET", path.lstrip("/"), headers=headers) as response:
                 if deliberate_mistake(path) and response.status_code == 500:
                     continue
+                if response.status_code in DELIBERATE_GATEWAY_ERRORS:
+                    # Chapter 4's gateway views call the lab's slow upstream with timeouts; on a
+                    # loaded machine the upstream can be late, and a 502/504 that says so is the
+                    # designed answer (as in the test above), not a crash.
+                    await response.aread()
+                    assert "error" in response.json(), (path, headers, response.status_code, response.text[:300])
+                    continue
                 assert response.status_code < 500, (path, headers, response.status_code)
 
 
